@@ -1,0 +1,3 @@
+from debuglab.cli import main
+
+main()

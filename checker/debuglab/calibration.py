@@ -1,0 +1,71 @@
+"""Reference measurements: the lab's reference fix run under the same probes on this device,
+cached by machine, torch version, profile and lab content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+
+from debuglab import __version__, paths
+from debuglab.catalog import Lab
+from debuglab.profiles import Profile
+
+PERF_METRICS = (
+    "step_time_median_ms",
+    "syncs_per_step",
+    "dataloader_wait_per_step_ms",
+    "peak_bytes",
+    "graphs_alive_max",
+)
+
+
+def _machine() -> str:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{platform.node()}|{platform.machine()}|{cpu}|{os.cpu_count()}"
+
+
+def key(lab: Lab, profile: Profile) -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for path in (lab.lab_dir / "lab.toml", lab.train_path, lab.fix_path, lab.checks_path):
+        if path is not None and path.is_file():
+            digest.update(path.read_bytes())
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "?"
+    return f"{lab.id}|{profile.name}|{torch_version}|{_machine()}|{digest.hexdigest()[:16]}"
+
+
+def _path():
+    return paths.cache_dir() / "calibration.json"
+
+
+def load(lab: Lab, profile: Profile) -> dict | None:
+    try:
+        data = json.loads(_path().read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data.get(key(lab, profile))
+
+
+def store(lab: Lab, profile: Profile, metrics: dict) -> None:
+    path = _path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        data = {}
+    data[key(lab, profile)] = {k: metrics[k] for k in PERF_METRICS if metrics.get(k) is not None}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".calibration.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)

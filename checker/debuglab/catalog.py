@@ -1,0 +1,239 @@
+"""The lab catalog: lab.toml parsing and validation. Never imports torch."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from debuglab import paths
+from debuglab.errors import DebuglabError
+
+FORMAT_VERSION = 1
+FAMILIES = ("grad", "dims", "leak", "nan", "data", "loop", "perf", "dist")
+PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome")
+# Checks every verdict can contain; checks.py metrics add their own names.
+CHECK_NAMES = (
+    "trained_to_end",
+    "harness_integrity",
+    "gradient_flow",
+    "zero_grad",
+    "optimizer_coverage",
+    "parameter_registration",
+    "memory_growth",
+    "peak_memory",
+    "numerics",
+    "step_time",
+    "host_syncs",
+    "dataloader_wait",
+    "loss_decreases",
+)
+ID_PATTERN = re.compile(r"^[a-z]+-\d\d$")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A bound on one outcome metric from checks.py."""
+
+    name: str
+    min: float | None = None
+    max: float | None = None
+    message: str = ""
+
+    def holds(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.max is not None:
+            parts.append(f"<= {self.max:g}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Lab:
+    id: str
+    title: str
+    family: str
+    difficulty: int
+    area: str
+    summary: str
+    seen_in: str
+    hints: tuple[str, ...]
+    steps: int
+    warmup_steps: int
+    probes: tuple[str, ...]
+    expect_broken: str
+    loss_drop: float | None = None
+    outcome: tuple[Bound, ...] = ()
+    targets: dict = field(default_factory=dict, compare=False, hash=False)
+
+    # Paths derive from the id; nothing is stored twice.
+    @property
+    def lab_dir(self) -> Path:
+        return paths.labs_dir() / self.id
+
+    @property
+    def train_path(self) -> Path:
+        return self.lab_dir / "train.py"
+
+    @property
+    def readme_path(self) -> Path:
+        return self.lab_dir / "README.md"
+
+    @property
+    def fixture_dir(self) -> Path:
+        return paths.fixtures_dir() / self.id
+
+    @property
+    def fix_path(self) -> Path:
+        return self.fixture_dir / "fix.py"
+
+    @property
+    def checks_path(self) -> Path | None:
+        path = self.fixture_dir / "checks.py"
+        return path if path.is_file() else None
+
+    def decoys(self) -> list[Path]:
+        return sorted((self.fixture_dir / "decoys").glob("*.py"))
+
+    def targets_for(self, profile_name: str) -> dict:
+        """The lab's overrides of profile targets: [targets] then [targets.<profile>]."""
+        flat = {k: v for k, v in self.targets.items() if not isinstance(v, dict)}
+        flat.update(self.targets.get(profile_name, {}))
+        return flat
+
+
+class _Reader:
+    """Reads typed keys from a parsed TOML table, naming file and key in every error."""
+
+    def __init__(self, path: Path, table: dict, prefix: str = ""):
+        self.path, self.table, self.prefix = path, table, prefix
+
+    def fail(self, key: str, problem: str) -> DebuglabError:
+        return DebuglabError(f"{self.path}: key '{self.prefix}{key}' {problem}")
+
+    def get(self, key: str, kind: type | tuple, required: bool = True, default=None):
+        if key not in self.table:
+            if required:
+                raise self.fail(key, f"is missing (expected {_kind_name(kind)})")
+            return default
+        value = self.table[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, f"must be {_kind_name(kind)}, not {type(value).__name__} {value!r}")
+        return value
+
+    def sub(self, key: str, required: bool = True) -> "_Reader":
+        return _Reader(self.path, self.get(key, dict, required, {}), f"{self.prefix}{key}.")
+
+
+def _kind_name(kind) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "a table"}
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)
+
+
+def parse_lab(lab_id: str, toml_path: Path) -> Lab:
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DebuglabError(f"{toml_path}: file is missing; every lab needs a lab.toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DebuglabError(f"{toml_path}: not valid TOML ({exc}); fix the syntax there") from None
+    top = _Reader(toml_path, data)
+    fmt = top.get("format", int)
+    if fmt != FORMAT_VERSION:
+        raise top.fail("format", f"is {fmt}; this debuglab reads format {FORMAT_VERSION} (upgrade debuglab)")
+    family = top.get("family", str)
+    if family not in FAMILIES:
+        raise top.fail("family", f"is {family!r}; expected one of {', '.join(FAMILIES)}")
+    if lab_id.split("-")[0] != family:
+        raise top.fail("family", f"is {family!r} but the lab id {lab_id!r} names another family")
+    difficulty = top.get("difficulty", int)
+    if difficulty not in (1, 2, 3):
+        raise top.fail("difficulty", f"is {difficulty}; expected 1, 2 or 3")
+    hints = top.get("hints", list)
+    if len(hints) < 3 or not all(isinstance(h, str) and h.strip() for h in hints):
+        raise top.fail("hints", "must list at least three non-empty strings (symptom, mechanism, fix)")
+
+    run = top.sub("run")
+    steps = run.get("steps", int)
+    warmup = run.get("warmup_steps", int, required=False, default=10)
+    if steps < 1 or not 0 <= warmup < steps:
+        raise run.fail("warmup_steps", f"must be at least 0 and below run.steps ({steps})")
+    probes = run.get("probes", list)
+    for name in probes:
+        if name not in PROBE_NAMES:
+            raise run.fail("probes", f"names unknown probe {name!r}; known: {', '.join(PROBE_NAMES)}")
+    loss_drop = run.get("loss_drop", (int, float), required=False)
+
+    outcome = []
+    for name, table in top.get("outcome", dict, required=False, default={}).items():
+        reader = top.sub("outcome").sub(name)
+        lo = reader.get("min", (int, float), required=False)
+        hi = reader.get("max", (int, float), required=False)
+        if lo is None and hi is None:
+            raise reader.fail("min", "or 'max' must be given")
+        outcome.append(Bound(name, lo, hi, reader.get("message", str, required=False, default="")))
+
+    expect = top.sub("expect")
+    broken = expect.get("broken", str)
+    known_checks = set(CHECK_NAMES) | {b.name for b in outcome}
+    if broken not in known_checks:
+        raise expect.fail("broken", f"is {broken!r}, not a check this lab produces; known: {', '.join(sorted(known_checks))}")
+
+    return Lab(
+        id=lab_id,
+        title=top.get("title", str),
+        family=family,
+        difficulty=difficulty,
+        area=top.get("area", str),
+        summary=top.get("summary", str),
+        seen_in=top.get("seen_in", str, required=False, default=""),
+        hints=tuple(hints),
+        steps=steps,
+        warmup_steps=warmup,
+        probes=tuple(probes),
+        expect_broken=broken,
+        loss_drop=float(loss_drop) if loss_drop is not None else None,
+        outcome=tuple(outcome),
+        targets=top.get("targets", dict, required=False, default={}),
+    )
+
+
+@cache
+def lab_ids() -> tuple[str, ...]:
+    root = paths.labs_dir()
+    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and ID_PATTERN.match(p.name)))
+
+
+@cache
+def load(lab_id: str) -> Lab:
+    ids = lab_ids()
+    if lab_id not in ids:
+        near = difflib.get_close_matches(lab_id, ids, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(near)}?" if near else "run 'debuglab list' to see the catalog"
+        raise DebuglabError(f"unknown lab {lab_id!r}: {hint}")
+    lab = parse_lab(lab_id, paths.labs_dir() / lab_id / "lab.toml")
+    if not lab.train_path.is_file():
+        raise DebuglabError(f"{lab.train_path}: file is missing; lab {lab_id} needs its train.py")
+    return lab
+
+
+def all_labs() -> list[Lab]:
+    return [load(i) for i in lab_ids()]
+
+
+RECOMMENDED_FAMILY_ORDER = ("grad", "dims", "leak", "nan", "data", "loop", "perf", "dist")
+
+
+def recommended_order(labs: list[Lab]) -> list[Lab]:
+    """Easy labs first, families in the order the course teaches them."""
+    rank = {f: i for i, f in enumerate(RECOMMENDED_FAMILY_ORDER)}
+    return sorted(labs, key=lambda lab: (lab.difficulty, rank.get(lab.family, 99), lab.id))

@@ -1,0 +1,1 @@
+"""Runs a learner's script in a child process with the probes installed before its first line."""

@@ -1,0 +1,300 @@
+"""The child side of the harness: installs the probes, then runs the learner's script.
+
+Started as `python -m debuglab.harness.child SPEC`; SPEC is a JSON file the parent wrote and this
+process deletes on reading. Events go to the parent over the channel (see channel.py).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import runpy
+import sys
+import time
+import traceback
+from pathlib import Path
+
+HARNESS_DIR = str(Path(__file__).resolve().parent.parent)  # the debuglab package folder
+FLUSH_EVERY = 25
+
+
+class StopRun(BaseException):
+    """Raised from the optimizer hook to end a run whose failure is already certain.
+
+    A BaseException, so the script's own `except Exception` blocks do not swallow it."""
+
+
+class ChildRun:
+    """What the probes share inside the child: the spec, the step counter, the model, the channel."""
+
+    def __init__(self, spec: dict, channel):
+        self.spec = spec
+        self.channel = channel
+        self.script = str(Path(spec["script"]).resolve())
+        self.run_dir = Path(spec["run_dir"])
+        self.steps_expected: int = spec["steps"]
+        self.warmup_steps: int = spec["warmup_steps"]
+        self.probes = []
+        self.step = 0  # optimizer steps completed
+        self.optimizers: list = []
+        self.model = None
+        self.param_names: dict[int, str] = {}  # id(parameter) -> qualified name in the model
+        self.module_param_ids: set[int] = set()  # every parameter of every root module seen
+        self.root_modules: list = []
+        self.in_training = False
+        self.step_losses: list = []
+        self.records: list[dict] = []
+        self.stop_reason: dict | None = None
+        self._last_step_end: float | None = None
+        self._depth = 0
+        self._discovery_handles: list = []
+        self.summaries: dict | None = None
+        self.first_sign: dict | None = None
+
+    # -- used by probes ------------------------------------------------------------------------
+    def send(self, kind: str, **payload) -> None:
+        self.channel.send(kind, **payload)
+
+    def stop(self, check: str, message: str, line: int | None = None) -> None:
+        """Ask to end the run after this step: `check` has failed beyond doubt. Under `run` (no
+        early stop) the sign is only recorded, and the script goes on to its end."""
+        sign = {"check": check, "message": message, "line": line, "step": self.step}
+        if self.spec["options"].get("stop_early", True):
+            if self.stop_reason is None:
+                self.stop_reason = sign
+        elif self.first_sign is None:
+            self.first_sign = sign
+
+    def optimizer_params(self):
+        for optimizer in self.optimizers:
+            for group in optimizer.param_groups:
+                yield from group["params"]
+
+    def name_of(self, tensor) -> str:
+        return self.param_names.get(id(tensor), f"<tensor {tuple(tensor.shape)}>")
+
+    def module_line(self, qualified_name: str) -> tuple[str, int | None]:
+        """The module owning a parameter or named submodule, and the line of the learner's file
+        where the nearest enclosing module's forward is defined."""
+        import inspect
+
+        parts = qualified_name.split(".")
+        for depth in range(len(parts), -1, -1):
+            path = ".".join(parts[:depth])
+            try:
+                module = self.model.get_submodule(path) if self.model is not None else None
+            except AttributeError:
+                continue
+            if module is None:
+                break
+            forward = type(module).forward
+            if getattr(forward, "__code__", None) is not None and forward.__code__.co_filename == self.script:
+                return f"{type(module).__name__}.forward", inspect.getsourcelines(forward)[1]
+        return "", None
+
+    def script_line(self, frame) -> int | None:
+        """The innermost line of the learner's script in a frame's stack."""
+        while frame is not None:
+            if frame.f_code.co_filename == self.script:
+                return frame.f_lineno
+            frame = frame.f_back
+        return None
+
+    # -- core hooks ------------------------------------------------------------------------------
+    def install(self) -> None:
+        import torch
+        from torch.nn.modules import module as module_hooks
+        from torch.optim import optimizer as optimizer_hooks
+
+        # Root-module discovery: global forward hooks only until the first optimizer step.
+        def pre(module, args):
+            if self._depth == 0 and module not in self.root_modules:
+                self.root_modules.append(module)
+            self._depth += 1
+
+        def post(module, args, output):
+            self._depth -= 1
+
+        self._discovery_handles = [
+            module_hooks.register_module_forward_pre_hook(pre),
+            module_hooks.register_module_forward_hook(post, always_call=True),
+        ]
+        self.pre_handle = optimizer_hooks.register_optimizer_step_pre_hook(self._before_step)
+        self.post_handle = optimizer_hooks.register_optimizer_step_post_hook(self._after_step)
+
+        original_backward = torch.autograd.backward
+
+        def backward(tensors, *args, **kwargs):
+            root = tensors[0] if isinstance(tensors, (tuple, list)) else tensors
+            if isinstance(root, torch.Tensor):
+                if root.numel() == 1:
+                    self.step_losses.append(root.detach())
+                for probe in self.probes:
+                    probe.on_backward(self, root)
+            return original_backward(tensors, *args, **kwargs)
+
+        self.backward_wrapper = backward
+        torch.autograd.backward = backward
+
+    def _discover_model(self, optimizer) -> None:
+        for handle in self._discovery_handles:
+            handle.remove()
+        owned = {id(p) for p in self.optimizer_params()}
+        best, best_count = None, 0
+        for module in self.root_modules:
+            count = 0
+            for p in module.parameters():
+                self.module_param_ids.add(id(p))
+                count += id(p) in owned
+            if count > best_count:
+                best, best_count = module, count
+        self.model = best
+        if best is not None:
+            self.param_names = {id(p): name for name, p in best.named_parameters()}
+        for probe in self.probes:
+            probe.on_model(self)
+
+    def _before_step(self, optimizer, args, kwargs):
+        if optimizer not in self.optimizers:
+            self.optimizers.append(optimizer)
+        if not self.in_training:
+            self.in_training = True
+            self._discover_model(optimizer)
+            self._last_step_end = time.perf_counter()
+        for probe in self.probes:
+            probe.before_step(self, optimizer)
+
+    def _after_step(self, optimizer, args, kwargs):
+        if optimizer is not self.optimizers[0]:
+            return  # one step per iteration of the loop, counted on the first optimizer
+        self.step += 1
+        now = time.perf_counter()
+        record = {"i": self.step, "t": now, "dt": now - self._last_step_end}
+        record["losses"], self.step_losses = self.step_losses, []
+        for probe in self.probes:
+            probe.after_step(self, record)
+        self.records.append(record)
+        if len(self.records) >= FLUSH_EVERY or self.stop_reason is not None:
+            self.flush()
+        if self.stop_reason is not None:
+            self.finish_probes()  # now, while the script's tensors are still alive to be measured
+            raise StopRun()
+        self._last_step_end = time.perf_counter()  # probe work is not charged to the next step
+
+    def finish_probes(self) -> dict:
+        if self.summaries is None:
+            self.flush()
+            self.summaries = {probe.name: probe.finish(self) for probe in self.probes}
+        return self.summaries
+
+    def flush(self) -> None:
+        if not self.records:
+            return
+        import torch
+
+        losses = [r.pop("losses") for r in self.records]
+        present = [torch.stack(ls).float().mean() for ls in losses if ls]
+        values = iter(torch.stack(present).cpu().tolist() if present else [])
+        for record, ls in zip(self.records, losses):
+            record["loss"] = next(values) if ls else None
+        self.send("steps", records=self.records)
+        self.records = []
+
+
+def _learner_traceback(exc: BaseException, script: str) -> tuple[str, int | None]:
+    """The traceback without the checker's own frames, and the last line in the learner's file."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith(HARNESS_DIR) and not f.filename.endswith(("runpy.py", "<frozen runpy>"))
+    ]
+    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    line = next((f.lineno for f in reversed(frames) if f.filename == script), None)
+    return text, line
+
+
+def _integrity(run: ChildRun, wrappers: dict) -> list[str]:
+    """What the script changed in the checker's hooks; empty when nothing."""
+    import torch
+    from torch.optim import optimizer as optimizer_hooks
+
+    problems = []
+    if run.pre_handle.id not in optimizer_hooks._global_optimizer_pre_hooks:
+        problems.append("the optimizer step pre-hook was removed")
+    if run.post_handle.id not in optimizer_hooks._global_optimizer_post_hooks:
+        problems.append("the optimizer step post-hook was removed")
+    if torch.autograd.backward is not run.backward_wrapper:
+        problems.append("torch.autograd.backward was replaced")
+    for name, (obj, code) in wrappers.items():
+        if getattr(obj, "__code__", None) is not code:
+            problems.append(f"{name} was modified")
+    return problems
+
+
+def main() -> None:
+    spec_path = sys.argv[1]
+    with open(spec_path) as f:
+        spec = json.load(f)
+    os.unlink(spec_path)
+    run_dir = Path(spec["run_dir"])
+    fault_log = open(run_dir / "fault.log", "w")
+    faulthandler.enable(file=fault_log)
+
+    from debuglab.harness.channel import ChannelWriter
+
+    channel = ChannelWriter(spec["channel_fd"], spec["token"])
+    del spec["token"]
+
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    from debuglab import probes as probe_registry
+
+    run = ChildRun(spec, channel)
+    run.probes = [probe_registry.create(name) for name in spec["probes"]]
+    run.install()
+    for probe in run.probes:
+        probe.install(run)
+    # Code objects of the checker's functions, to notice a script that patches them.
+    wrappers = {
+        f"debuglab {fn.__qualname__}": (fn, fn.__code__)
+        for fn in [ChildRun._before_step, ChildRun._after_step, ChildRun.flush, ChildRun.stop]
+        + [ChildRun.finish_probes]
+        + [getattr(type(p), phase) for p in run.probes for phase in ("before_step", "after_step", "finish")]
+    }
+    channel.send("hello", torch=torch.__version__, python=sys.version.split()[0], pid=os.getpid())
+
+    script = run.script
+    sys.argv = [script, *spec.get("args", [])]
+    sys.path.insert(0, str(Path(script).parent))
+    ending = {"how": "finished"}
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except StopRun:
+        ending = {"how": "stopped", **run.stop_reason}
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            ending = {"how": "error", "type": "SystemExit", "message": f"the script called sys.exit({exc.code!r})", "line": None, "traceback": ""}
+    except BaseException as exc:  # the learner's error, reported as theirs
+        text, line = _learner_traceback(exc, script)
+        sys.stderr.write(text)
+        ending = {"how": "error", "type": type(exc).__name__, "message": str(exc).splitlines()[0] if str(exc) else "", "line": line, "traceback": text}
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    try:
+        tampered = _integrity(run, wrappers)
+        summaries = run.finish_probes() if ending["how"] != "error" else {}
+        run.flush()
+        channel.send("summary", probes=summaries, steps=run.step, tampered=tampered, first_sign=run.first_sign)
+    except BaseException as exc:
+        text = "".join(traceback.format_exception(exc))
+        channel.send("checker_error", message=f"{type(exc).__name__}: {exc}", traceback=text)
+    channel.send("end", **ending)
+    os._exit(0)  # do not wait for threads or atexit handlers the script left behind
+
+
+if __name__ == "__main__":
+    main()

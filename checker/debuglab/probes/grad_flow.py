@@ -1,0 +1,201 @@
+"""Gradient flow: parameters that get no, zero, stale or non-finite gradients; parameters no
+optimizer owns; tensors that act as weights without being nn.Parameters."""
+
+from __future__ import annotations
+
+from debuglab.probes.base import Probe
+from debuglab.verdict import Check
+
+CONSECUTIVE = 5  # steps a parameter must go without a usable gradient before it is flagged
+GRAPH_WALKS = 3  # backward calls whose graphs are walked for leaf tensors
+
+
+def _stale_check_steps(warmup: int) -> set[int]:
+    return {2, 3, 4, warmup + 1, warmup + 2}
+
+
+class GradFlowProbe(Probe):
+    name = "grad_flow"
+
+    def install(self, run) -> None:
+        self.leaves: dict[int, object] = {}  # leaf tensors that received gradients, by id
+        self.leaf_lines: dict[int, int | None] = {}
+        self.walks = 0
+        self.streak: dict[int, tuple[str, int]] = {}  # id -> (problem, consecutive steps)
+        self.flagged: dict[str, dict] = {}  # parameter name -> {problem, step, line, where}
+        self.stale: dict[str, int] = {}  # parameter name -> step at which stale gradient seen
+        self.stale_pending: list = []
+        self.armed: set[int] = set()
+        self.stale_steps = _stale_check_steps(run.warmup_steps)
+        self.unregistered: list[dict] = []
+        self.uncovered: list[dict] = []
+
+    def on_backward(self, run, tensor) -> None:
+        if self.walks >= GRAPH_WALKS or tensor.grad_fn is None:
+            return
+        self.walks += 1
+        import sys
+
+        line = run.script_line(sys._getframe(1))
+        seen, stack = set(), [tensor.grad_fn]
+        while stack:
+            node = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            variable = getattr(node, "variable", None)  # AccumulateGrad nodes hold the leaf
+            if variable is not None:
+                self.leaves[id(variable)] = variable
+                self.leaf_lines.setdefault(id(variable), line)
+            stack.extend(next_node for next_node, _ in node.next_functions)
+
+    def on_model(self, run) -> None:
+        owned = {id(p) for p in run.optimizer_params()}
+        for key, leaf in self.leaves.items():
+            if not leaf.requires_grad:
+                continue
+            if key not in run.module_param_ids:
+                self.unregistered.append({"shape": list(leaf.shape), "name": _variable_name(run, leaf), "line": self.leaf_lines.get(key)})
+            elif key not in owned:
+                self.uncovered.append({"name": run.name_of(leaf), "line": run.module_line(run.name_of(leaf))[1]})
+        for p in run.optimizer_params():
+            if p.requires_grad:
+                p.register_hook(self._make_arrival_hook(run, p))
+
+    def _make_arrival_hook(self, run, p):
+        key = id(p)
+
+        def on_arrival(grad):
+            # Runs before the incoming gradient is accumulated into p.grad.
+            if key in self.armed:
+                self.armed.discard(key)
+                if p.grad is not None:
+                    self.stale_pending.append((run.name_of(p), p.grad.detach().abs().sum()))
+            return None
+
+        return on_arrival
+
+    def before_step(self, run, optimizer) -> None:
+        import torch
+
+        step = run.step + 1  # the step being taken
+        self._settle_stale(run, step)
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+        with_grad = [p for p in params if p.grad is not None]
+        problems = {id(p): "no gradient (.grad is None)" for p in params if p.grad is None}
+        if with_grad:
+            norms = torch.stack(torch._foreach_norm([p.grad for p in with_grad])).float().cpu().tolist()
+            for p, norm in zip(with_grad, norms):
+                if norm != norm or norm in (float("inf"), float("-inf")):
+                    problems[id(p)] = "a non-finite gradient"
+                elif norm == 0.0:
+                    problems[id(p)] = "an all-zero gradient"
+        for p in params:
+            key = id(p)
+            if key in problems:
+                problem, count = self.streak.get(key, (problems[key], 0))
+                self.streak[key] = (problems[key], count + 1)
+                name = run.name_of(p)
+                if count + 1 >= CONSECUTIVE and name not in self.flagged:
+                    where, line = run.module_line(name)
+                    self.flagged[name] = {"problem": problems[key], "step": step - CONSECUTIVE + 1, "where": where, "line": line}
+            else:
+                self.streak.pop(key, None)
+        if self.flagged:
+            first = next(iter(self.flagged.items()))
+            run.stop("gradient_flow", _describe_flagged(self.flagged), first[1]["line"])
+        if step + 1 in self.stale_steps:
+            self.armed = {id(p) for p in params}
+
+    def _settle_stale(self, run, step: int) -> None:
+        if not self.stale_pending:
+            return
+        for name, total in self.stale_pending:
+            if float(total) != 0.0 and name not in self.stale:
+                self.stale[name] = step
+        self.stale_pending = []
+        if self.stale:
+            run.stop("zero_grad", _describe_stale(self.stale))
+
+    def finish(self, run) -> dict:
+        self._settle_stale(run, run.step + 1)
+        return {
+            "flagged": self.flagged,
+            "stale": self.stale,
+            "unregistered": self.unregistered,
+            "uncovered": self.uncovered,
+            "walked": self.walks,
+        }
+
+    def summarise(self, evidence) -> dict:
+        summary = evidence.summary("grad_flow")
+        return {
+            "params_without_gradient": len(summary.get("flagged", {})),
+            "params_with_stale_gradient": len(summary.get("stale", {})),
+            "unregistered_weights": len(summary.get("unregistered", [])),
+            "params_without_optimizer": len(summary.get("uncovered", [])),
+        }
+
+    def judge(self, metrics: dict, context) -> list[Check]:
+        summary = context.evidence.summary("grad_flow")
+        flagged, stale = summary.get("flagged", {}), summary.get("stale", {})
+        unregistered, uncovered = summary.get("unregistered", []), summary.get("uncovered", [])
+        first_line = next((f["line"] for f in flagged.values() if f.get("line")), None)
+        return [
+            Check.judge("gradient_flow", not flagged, len(flagged), "0 parameters", _describe_flagged(flagged), first_line),
+            Check.judge("zero_grad", not stale, len(stale), "0 parameters", _describe_stale(stale)),
+            Check.judge(
+                "parameter_registration",
+                not unregistered,
+                len(unregistered),
+                "0 tensors",
+                "; ".join(
+                    f"tensor {u['name'] or ''} of shape {tuple(u['shape'])} requires grad and feeds the loss but is not an "
+                    f"nn.Parameter of any module: model.parameters(), state_dict() and .to(device) miss it"
+                    for u in unregistered[:3]
+                ),
+                next((u["line"] for u in unregistered if u.get("line")), None),
+            ),
+            Check.judge(
+                "optimizer_coverage",
+                not uncovered,
+                len(uncovered),
+                "0 parameters",
+                f"{', '.join(u['name'] for u in uncovered[:5])} receive gradients but no optimizer owns them: they never change",
+                next((u["line"] for u in uncovered if u.get("line")), None),
+            ),
+        ]
+
+
+def _variable_name(run, tensor) -> str:
+    """The name the learner's code gives a tensor, found in its global variables."""
+    import sys
+
+    module = sys.modules.get("__main__")
+    for name, value in vars(module).items() if module else []:
+        if value is tensor:
+            return name
+    return ""
+
+
+def _describe_flagged(flagged: dict) -> str:
+    if not flagged:
+        return ""
+    names = list(flagged)
+    first = flagged[names[0]]
+    where = f" (in {first['where']})" if first.get("where") else ""
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return (
+        f"{', '.join(names[:3])}{more} got {first['problem']} for {CONSECUTIVE} steps in a row from step {first['step']}"
+        f"{where}: that part of the model is not learning"
+    )
+
+
+def _describe_stale(stale: dict) -> str:
+    if not stale:
+        return ""
+    names = list(stale)
+    return (
+        f"{', '.join(names[:3])}{' and more' if len(names) > 3 else ''}: .grad still held the previous step's gradient "
+        f"when backward ran again (step {min(stale.values())}): gradients add up across steps"
+    )

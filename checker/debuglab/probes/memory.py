@@ -1,0 +1,240 @@
+"""Memory: growth per step after warm-up, peak, and autograd graphs that outlive their step.
+
+On the CPU the heap comes from memray (it sees torch's CPU tensors; tracemalloc does not); on a
+GPU from the CUDA caching allocator. A counter of live autograd graphs (a finaliser attached to
+each loss's grad_fn metadata) catches a leaked graph exactly and early.
+"""
+
+from __future__ import annotations
+
+from debuglab.paths import PACKAGE_DIR as _PACKAGE_PATH
+from debuglab.probes.base import Probe
+from debuglab.verdict import Check
+
+SAMPLE_EVERY = 5  # steps between heap samples taken in the child for early stopping
+GRAPHS_LEAKED = 20  # graphs alive beyond the warm-up level that prove a leak
+DECIDE_AFTER = 40  # steps after warm-up before the heap slope may stop a run
+
+
+class _GraphToken:
+    """Lives in a loss's grad_fn.metadata: dies when that step's graph is freed."""
+
+    __slots__ = ("counter",)
+
+    def __init__(self, counter: list):
+        self.counter = counter
+        counter[0] += 1
+
+    def __del__(self):
+        self.counter[0] -= 1
+
+
+def _mallinfo():
+    import ctypes
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = Mallinfo2
+    except (OSError, AttributeError):
+        return None
+    return lambda: (lambda m: m.uordblks + m.hblkhd)(libc.mallinfo2())
+
+
+def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares slope of ys over xs, and r squared."""
+    n = len(xs)
+    if n < 3:
+        return 0.0, 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    if sxx == 0:
+        return 0.0, 0.0
+    b = sxy / sxx
+    r2 = (sxy * sxy) / (sxx * syy) if syy > 0 else 0.0
+    return b, r2
+
+
+class MemoryProbe(Probe):
+    name = "memory"
+
+    def install(self, run) -> None:
+        import time
+
+        import torch
+
+        self.graphs = [0]
+        self.graphs_max = 0
+        self.cuda = run.spec["device"] == "cuda" and torch.cuda.is_available()
+        self.growth_target = run.spec["options"].get("memory_growth_bytes_per_step", 1024)
+        self.heap_now = (lambda: torch.cuda.memory_allocated()) if self.cuda else _mallinfo()
+        self.samples: list[tuple[int, int]] = []
+        self.wall_ms: list[float] = []
+        self.graphs_at_warmup = None
+        self.time = time
+        self.tracker = None
+        self.baseline = 0
+        self.memray_path = run.run_dir / "memory.bin"
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            return
+        # Started before the script so that its frames are known to memray (frames entered
+        # before tracking starts are missing from stacks); imports are filtered out when reading.
+        try:
+            import memray
+        except ImportError:
+            return
+        self.baseline = self.heap_now() if self.heap_now else 0
+        self.tracker = memray.Tracker(
+            self.memray_path, memory_interval_ms=1, file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS
+        )
+        self.tracker.__enter__()
+
+    def on_backward(self, run, tensor) -> None:
+        grad_fn = tensor.grad_fn
+        if grad_fn is not None and "_debuglab" not in grad_fn.metadata:
+            grad_fn.metadata["_debuglab"] = _GraphToken(self.graphs)
+
+    def after_step(self, run, record: dict) -> None:
+        step = run.step
+        record["graphs"] = self.graphs[0]
+        self.graphs_max = max(self.graphs_max, self.graphs[0])
+        self.wall_ms.append(self.time.time() * 1000.0)
+        if step == run.warmup_steps:
+            self.graphs_at_warmup = self.graphs[0]
+        if self.heap_now is not None and step % SAMPLE_EVERY == 0:
+            heap = self.heap_now()
+            record["heap"] = heap
+            if step > run.warmup_steps:
+                self.samples.append((step, heap))
+        if step <= run.warmup_steps + DECIDE_AFTER or step % SAMPLE_EVERY:
+            return
+        if self.graphs_at_warmup is not None and self.graphs[0] - self.graphs_at_warmup >= GRAPHS_LEAKED:
+            run.stop("memory_growth", _graphs_message(self.graphs[0], step))
+            return
+        per_step, r2 = slope([s for s, _ in self.samples], [h for _, h in self.samples])
+        if per_step > 4 * self.growth_target and r2 > 0.8:
+            run.stop("memory_growth", f"the heap grows {per_step / 1024:.1f} KB per step since warm-up")
+
+    def finish(self, run) -> dict:
+        import torch
+
+        summary = {"graphs_alive": self.graphs[0], "graphs_max": self.graphs_max, "wall_ms": self.wall_ms, "samples": self.samples}
+        if self.cuda:
+            summary.update(
+                peak_bytes=torch.cuda.max_memory_allocated(),
+                reserved_bytes=torch.cuda.memory_reserved(),
+                allocated_bytes=torch.cuda.memory_allocated(),
+            )
+        if self.tracker is not None:
+            self.tracker.__exit__(None, None, None)
+            summary["memray"] = str(self.memray_path)
+            summary["baseline_bytes"] = self.baseline
+        return summary
+
+    def summarise(self, evidence) -> dict:
+        summary = evidence.summary("memory")
+        warmup = evidence.warmup_steps
+        metrics = {"graphs_alive_at_end": summary.get("graphs_alive"), "graphs_alive_max": summary.get("graphs_max")}
+        points = [(s, h) for s, h in summary.get("samples", [])]
+        if summary.get("memray"):
+            points, peak, lines = _read_memray(summary["memray"], summary.get("wall_ms", []), warmup, evidence.script)
+            metrics["peak_bytes"] = summary.get("baseline_bytes", 0) + peak
+            metrics["retained_by_line"] = lines
+        elif "peak_bytes" in summary:
+            metrics["peak_bytes"] = summary["peak_bytes"]
+            metrics["reserved_bytes"] = summary["reserved_bytes"]
+        per_step, r2 = slope([s for s, _ in points], [h for _, h in points])
+        metrics["growth_bytes_per_step"] = round(per_step, 1)
+        metrics["growth_fit_r2"] = round(r2, 3)
+        metrics["growth_points"] = len(points)
+        return metrics
+
+    def judge(self, metrics: dict, context) -> list[Check]:
+        target = context.targets.get("memory_growth_bytes_per_step", 1024)
+        growth = metrics.get("growth_bytes_per_step", 0.0)
+        graphs = metrics.get("graphs_alive_max") or 0
+        measured_growth = f"{growth / 1024:.2f} KB/step" if metrics.get("growth_points", 0) >= 20 else "too few steps for a slope"
+        leaked_graphs = graphs > 2 + (context.reference or {}).get("graphs_alive_max", 1)
+        grows = growth > target and metrics.get("growth_fit_r2", 0) > 0.5
+        stop = context.stop_for("memory_growth")
+        lines = metrics.get("retained_by_line") or []
+        where = ""
+        if lines:
+            where = "; memory allocated every step and never freed comes from " + ", ".join(
+                f"line {ln} ({size / 1024:.0f} KB)" for ln, size, _ in lines[:3]
+            )
+        if stop:
+            message = f"stopped at step {stop['step']}: {stop['message']}{where}"
+        else:
+            parts = [f"the heap grows {growth / 1024:.1f} KB per step after warm-up"]
+            if leaked_graphs:
+                parts.append(_graphs_message(graphs, context.evidence.steps_done))
+            message = "; ".join(parts) + where + ": something from each step outlives it"
+        checks = [
+            Check.judge(
+                "memory_growth",
+                not (grows or leaked_graphs or stop),
+                f"{measured_growth}, {graphs} graphs alive",
+                f"<= {target / 1024:.2f} KB/step, graphs freed each step",
+                message,
+                lines[0][0] if lines else None,
+            )
+        ]
+        reference_peak = (context.reference or {}).get("peak_bytes")
+        peak = metrics.get("peak_bytes")
+        if reference_peak and peak and not stop:
+            ratio = peak / reference_peak
+            limit = context.targets.get("peak_memory_ratio", 1.5)
+            checks.append(
+                Check.judge(
+                    "peak_memory",
+                    ratio <= limit,
+                    f"{ratio:.2f}x ({peak / 2**20:.1f} MiB)",
+                    f"<= {limit:g}x the reference fix ({reference_peak / 2**20:.1f} MiB)",
+                    f"peak memory is {ratio:.2f} times the reference fix's",
+                )
+            )
+        return checks
+
+
+def _graphs_message(alive: int, step: int) -> str:
+    return f"{alive} autograd graphs alive at step {step} (a fixed loop keeps 1): each step's graph outlives the step"
+
+
+PACKAGE_DIR = str(_PACKAGE_PATH)
+
+
+def _read_memray(path: str, wall_ms: list[float], warmup: int, script: str):
+    """Heap per step (snapshot times mapped to step numbers), the peak, and the learner's lines
+    that allocate every step and never free."""
+    import bisect
+
+    import memray
+
+    reader = memray.FileReader(path)
+    points = []
+    for snap in reader.get_memory_snapshots():
+        step = bisect.bisect_left(wall_ms, snap.time)  # steps completed by then
+        if warmup < step < len(wall_ms):
+            points.append((step, snap.heap))
+    steps_after = max(len(wall_ms) - warmup, 1)
+    by_line: dict[int, list[int]] = {}
+    for record in reader.get_leaked_allocation_records(merge_threads=True):
+        stack = record.stack_trace()
+        if any("importlib" in file or file.startswith(PACKAGE_DIR) for _, file, _ in stack):
+            continue  # a module imported lazily during training, or the probes' own records
+        line = next((ln for _, file, ln in stack if file == script), None)
+        if line is not None:
+            entry = by_line.setdefault(line, [0, 0])
+            entry[0] += record.size
+            entry[1] += record.n_allocations
+    lines = sorted(
+        ((ln, size, count) for ln, (size, count) in by_line.items() if count >= steps_after // 2),
+        key=lambda item: -item[1],
+    )
+    return points, reader.metadata.peak_memory, lines

@@ -1,0 +1,116 @@
+"""Numerics: the first step, and the module, where a non-finite value appears.
+
+Forward hooks on the model's modules record a finite-flag per output (a tensor, no sync); the
+flags are read once per step. The first module in execution order whose output is non-finite is
+where the value appeared. Loss and gradients are checked too, for values born in the loss
+function or in backward.
+"""
+
+from __future__ import annotations
+
+from debuglab.probes.base import Probe
+from debuglab.verdict import Check
+
+
+class NumericsProbe(Probe):
+    name = "numerics"
+
+    def install(self, run) -> None:
+        self.flags: list = []  # (what, finite-flag tensor) since the last step, in execution order
+        self.first: dict | None = None
+        self.handles = []
+
+    def on_model(self, run) -> None:
+        import torch
+
+        if run.model is None:
+            return
+        for name, module in run.model.named_modules():
+            label = name or type(module).__name__
+
+            def hook(module, args, output, label=label):
+                if isinstance(output, torch.Tensor) and output.is_floating_point():
+                    self.flags.append((label, torch.isfinite(output).all()))
+
+            self.handles.append(module.register_forward_hook(hook))
+
+    def on_backward(self, run, tensor) -> None:
+        import sys
+
+        import torch
+
+        if tensor.is_floating_point():
+            self.flags.append(("loss", torch.isfinite(tensor).all(), run.script_line(sys._getframe(1))))
+
+    def before_step(self, run, optimizer) -> None:
+        import torch
+
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if grads:
+            finite = torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
+            self.flags.append(("gradients", finite))
+            self.optimizer = optimizer
+        self._settle(run, run.step + 1)
+
+    def after_step(self, run, record: dict) -> None:
+        if self.first is not None:
+            record["nonfinite"] = True
+
+    def _settle(self, run, step: int) -> None:
+        import torch
+
+        flags, self.flags = self.flags, []
+        if self.first is not None or not flags:
+            return
+        if bool(torch.stack([f[1] for f in flags]).all()):
+            return
+        what, _, *rest = next(f for f in flags if not bool(f[1]))
+        line = rest[0] if rest else None
+        where = what
+        if what == "gradients":
+            bad = [
+                run.name_of(p)
+                for group in self.optimizer.param_groups
+                for p in group["params"]
+                if p.grad is not None and not bool(torch.isfinite(p.grad).all())
+            ]
+            where = f"the gradient of {', '.join(bad[:3])}"
+            line = run.module_line(bad[0])[1] if bad else None
+        elif what != "loss":
+            forward, line = run.module_line(what) if run.model is not None else ("", None)
+            where = f"the output of module {what!r}" + (f" ({forward})" if forward else "")
+        else:
+            where = "the loss"
+        self.first = {"step": step, "where": where, "line": line}
+        run.stop("numerics", f"first non-finite value at step {step}, in {where}", line)
+
+    def finish(self, run) -> dict:
+        self._settle(run, run.step + 1)
+        for handle in self.handles:
+            handle.remove()
+        return {"first": self.first}
+
+    def summarise(self, evidence) -> dict:
+        first = evidence.summary("numerics").get("first")
+        losses = [r.get("loss") for r in evidence.steps if r.get("loss") is not None]
+        nonfinite_losses = sum(1 for v in losses if v != v or v in (float("inf"), float("-inf")))
+        return {"first_nonfinite_step": first["step"] if first else None, "nonfinite_losses": nonfinite_losses}
+
+    def judge(self, metrics: dict, context) -> list[Check]:
+        first = context.evidence.summary("numerics").get("first")
+        if first:
+            message = f"first non-finite value at step {first['step']}, in {first['where']}"
+        elif metrics["nonfinite_losses"]:
+            message = f"{metrics['nonfinite_losses']} steps had a non-finite loss"
+        else:
+            message = ""
+        return [
+            Check.judge(
+                "numerics",
+                not message,
+                f"step {first['step']}" if first else metrics["nonfinite_losses"],
+                "no non-finite values",
+                message,
+                first["line"] if first else None,
+            )
+        ]

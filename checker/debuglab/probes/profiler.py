@@ -1,0 +1,196 @@
+"""Profiler: step time, time waiting on the DataLoader, host-device syncs per step, and a
+Chrome trace of a few steps after warm-up (Perfetto and TensorBoard's profiler plugin open it)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from debuglab.probes.base import Probe
+from debuglab.verdict import Check
+
+TRACE_STEPS = 3  # steps recorded in the trace
+# Tensor methods that read a value back to the host: a device sync on a GPU.
+SYNC_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
+
+
+class ProfilerProbe(Probe):
+    name = "profiler"
+
+    def install(self, run) -> None:
+        import torch
+        from torch.utils.data import dataloader
+
+        self.wait = 0.0
+        self.syncs = 0
+        self.sync_lines: dict[int, list] = {}
+        self.profiler = None
+        self.trace_path = None
+        self.trace_error = None
+        # Traced steps end before warm-up does, so the profiler's own memory and time stay out of the figures.
+        self.trace_start = max(1, run.warmup_steps - TRACE_STEPS - 1)
+        self.dataset_line = None
+        script = run.script
+
+        iterator = dataloader._BaseDataLoaderIter
+        original_next = iterator.__next__
+
+        def timed_next(it):
+            if self.dataset_line is None:
+                self.dataset_line = _getitem_line(it, script)
+            started = time.perf_counter()
+            try:
+                return original_next(it)
+            finally:
+                self.wait += time.perf_counter() - started
+
+        iterator.__next__ = timed_next
+
+        def counting(method_name, original):
+            def method(tensor, *args, **kwargs):
+                frame = sys._getframe(1)
+                if frame.f_code.co_filename == script and run.in_training:
+                    self.syncs += 1
+                    entry = self.sync_lines.setdefault(frame.f_lineno, [method_name, 0])
+                    entry[1] += 1
+                return original(tensor, *args, **kwargs)
+
+            return method
+
+        for method_name in SYNC_METHODS:
+            setattr(torch.Tensor, method_name, counting(method_name, getattr(torch.Tensor, method_name)))
+        original_cpu = torch.Tensor.cpu
+        counted_cpu = counting("cpu", original_cpu)
+        torch.Tensor.cpu = lambda tensor, *a, **k: (counted_cpu if tensor.device.type != "cpu" else original_cpu)(tensor, *a, **k)
+
+    def after_step(self, run, record: dict) -> None:
+        record["wait"], self.wait = self.wait, 0.0
+        record["syncs"], self.syncs = self.syncs, 0
+        step = run.step
+        if step == self.trace_start:
+            self._start_trace(run)
+        if self.profiler is not None:
+            record["profiled"] = True
+            if step >= self.trace_start + TRACE_STEPS:
+                self._stop_trace(run)
+
+    def _start_trace(self, run) -> None:
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU]
+        if torch.cuda.is_available() and run.spec["device"] == "cuda":
+            activities.append(ProfilerActivity.CUDA)
+        try:
+            self.profiler = profile(activities=activities)
+            self.profiler.__enter__()
+        except Exception as exc:  # the script may run a profiler of its own
+            self.profiler, self.trace_error = None, str(exc)
+
+    def _stop_trace(self, run) -> None:
+        import os
+        import socket
+
+        profiler, self.profiler = self.profiler, None
+        profiler.__exit__(None, None, None)
+        trace_dir = run.run_dir / "trace"
+        trace_dir.mkdir(exist_ok=True)
+        # The name TensorBoard's profiler plugin looks for: <worker>.<timestamp>.pt.trace.json
+        path = trace_dir / f"{socket.gethostname()}_{os.getpid()}.{int(time.time() * 1000)}.pt.trace.json"
+        profiler.export_chrome_trace(str(path))
+        self.trace_path = str(path)
+
+    def finish(self, run) -> dict:
+        if self.profiler is not None:
+            self._stop_trace(run)
+        return {
+            "trace": self.trace_path,
+            "trace_error": self.trace_error,
+            "sync_lines": self.sync_lines,
+            "dataset_line": self.dataset_line or None,
+        }
+
+    def summarise(self, evidence) -> dict:
+        timed = [r for r in evidence.steps_after_warmup if not r.get("profiled")]
+        if not timed:
+            return {}
+        step_ms = [r["dt"] * 1000 for r in timed]
+        wait_ms = [r.get("wait", 0.0) * 1000 for r in timed]
+        syncs = sum(r.get("syncs", 0) for r in evidence.steps)
+        tenth = max(len(step_ms) // 10, 1)
+        return {
+            "step_time_first_ms": round(statistics.median(step_ms[:tenth]), 4),
+            "step_time_last_ms": round(statistics.median(step_ms[-tenth:]), 4),
+            "step_time_median_ms": round(statistics.median(step_ms), 4),
+            "step_time_p90_ms": round(sorted(step_ms)[int(0.9 * (len(step_ms) - 1))], 4),
+            "dataloader_wait_per_step_ms": round(sum(wait_ms) / len(wait_ms), 4),
+            "dataloader_wait_fraction": round(sum(wait_ms) / max(sum(step_ms), 1e-9), 4),
+            "syncs_per_step": round(syncs / max(len(evidence.steps), 1), 4),
+        }
+
+    def judge(self, metrics: dict, context) -> list[Check]:
+        if not metrics:
+            return []
+        checks = []
+        reference = context.reference
+        targets = context.targets
+        sync_lines = context.evidence.summary("profiler").get("sync_lines", {})
+        if reference and reference.get("step_time_median_ms"):
+            ratio = metrics["step_time_median_ms"] / reference["step_time_median_ms"]
+            limit = targets.get("step_time_ratio", 1.5)
+            checks.append(
+                Check.judge(
+                    "step_time",
+                    ratio <= limit,
+                    f"{ratio:.2f}x ({metrics['step_time_median_ms']:.2f} ms/step)",
+                    f"<= {limit:g}x the reference fix ({reference['step_time_median_ms']:.2f} ms/step)",
+                    f"a step takes {ratio:.2f} times as long as in the reference fix on this device: "
+                    "the fix is right but slow (look for work added to every step)",
+                )
+            )
+        extra = targets.get("extra_syncs_per_step", 0.5)
+        allowed = (reference or {}).get("syncs_per_step", 0.0) + extra
+        busiest = max(sync_lines.items(), key=lambda item: item[1][1], default=None)
+        checks.append(
+            Check.judge(
+                "host_syncs",
+                metrics["syncs_per_step"] <= allowed,
+                f"{metrics['syncs_per_step']:.2f}/step",
+                f"<= {allowed:.2f}/step",
+                (
+                    f"line {busiest[0]} calls .{busiest[1][0]}() {busiest[1][1]} times during training: each one "
+                    "makes the host wait for the device"
+                    if busiest
+                    else ""
+                ),
+                int(busiest[0]) if busiest else None,
+            )
+        )
+        fraction_limit = targets.get("dataloader_wait_fraction", 0.05)
+        wait_ratio_limit = targets.get("dataloader_wait_ratio", 3.0)
+        reference_wait = (reference or {}).get("dataloader_wait_per_step_ms")
+        wait = metrics["dataloader_wait_per_step_ms"]
+        too_slow = metrics["dataloader_wait_fraction"] > fraction_limit
+        if reference_wait is not None:
+            too_slow = too_slow and wait > wait_ratio_limit * max(reference_wait, 0.01)
+        checks.append(
+            Check.judge(
+                "dataloader_wait",
+                not too_slow,
+                f"{100 * metrics['dataloader_wait_fraction']:.0f}% of step time ({wait:.2f} ms/step)",
+                f"<= {100 * fraction_limit:.0f}% of step time"
+                + (f", or <= {wait_ratio_limit:g}x the reference fix's {reference_wait:.2f} ms/step" if reference_wait is not None else ""),
+                f"the loop waits on the DataLoader for {100 * metrics['dataloader_wait_fraction']:.0f}% of every step: "
+                "the device starves while batches are prepared",
+                context.evidence.summary("profiler").get("dataset_line"),
+            )
+        )
+        return checks
+
+
+def _getitem_line(iterator, script: str) -> int:
+    """The line of the learner's Dataset.__getitem__, or 0 when the dataset is not theirs."""
+    getitem = getattr(type(getattr(iterator, "_dataset", None)), "__getitem__", None)
+    code = getattr(getitem, "__code__", None)
+    return code.co_firstlineno if code is not None and code.co_filename == script else 0

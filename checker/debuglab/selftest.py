@@ -1,0 +1,87 @@
+"""selftest: every pristine lab fails for its intended reason, every reference fix passes, every
+decoy fails with the check it names. Any other failure counts against the lab."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+from debuglab import calibration, paths
+from debuglab.catalog import Lab
+from debuglab.errors import DebuglabError
+from debuglab.profiles import Profile
+
+EXPECT_LINE = re.compile(r"^#\s*expect:\s*([\w-]+)\s*$")
+
+
+def decoy_expectation(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines()[:5]:
+        match = EXPECT_LINE.match(line.strip())
+        if match:
+            return match.group(1)
+    raise DebuglabError(f"{path}: a decoy must say in its first lines which check catches it ('# expect: CHECK')")
+
+
+def cases(lab: Lab) -> list[tuple[str, Path, str]]:
+    """(case name, script, expectation): 'pass' for the fix, else the check that must fail."""
+    if not lab.fix_path.is_file():
+        raise DebuglabError(f"{lab.fix_path}: file is missing; lab {lab.id} needs a reference fix")
+    found = [("fix", lab.fix_path, "pass"), ("broken", lab.train_path, lab.expect_broken)]
+    found += [(f"decoy {p.stem}", p, decoy_expectation(p)) for p in lab.decoys()]
+    return found
+
+
+def run(labs: list[Lab], profile: Profile, device: str, progress=None) -> dict:
+    from debuglab import verify
+
+    started = time.monotonic()
+    rows = []
+    for lab in labs:
+        runs = paths.cache_dir() / "selftest" / lab.id
+        shutil.rmtree(runs, ignore_errors=True)
+        reference = calibration.load(lab, profile)
+        if reference is None:
+            reference = verify.calibrate(lab, profile, device, runs)
+        for name, script, expected in cases(lab):
+            t0 = time.monotonic()
+            v = verify.verify(lab, script, profile, device, runs, label=name.replace(" ", "-"), reference=reference)
+            failed = [c.name for c in v.failed()]
+            ok = v.status == "pass" if expected == "pass" else (v.status == "fail" and expected in failed)
+            row = {
+                "lab": lab.id,
+                "case": name,
+                "expected": expected,
+                "status": v.status,
+                "failed_checks": failed,
+                "ok": ok,
+                "seconds": round(time.monotonic() - t0, 2),
+                "message": v.message,
+            }
+            rows.append(row)
+            if progress:
+                progress(f"{'ok  ' if ok else 'BAD '} {lab.id:<8} {name:<24} {v.status:<5} {row['seconds']:>6.1f}s  {v.message[:100]}")
+    return {
+        "ok": all(r["ok"] for r in rows),
+        "device": device,
+        "profile": profile.name,
+        "seconds": round(time.monotonic() - started, 1),
+        "cases": rows,
+    }
+
+
+def table(report: dict) -> str:
+    lines = [f"{'lab':<8}  {'case':<24}  {'expected':<18}  {'got':<5}  {'seconds':>7}  result"]
+    for r in report["cases"]:
+        got = r["status"] if r["expected"] == "pass" else f"{r['status']}"
+        lines.append(
+            f"{r['lab']:<8}  {r['case']:<24}  {r['expected']:<18}  {got:<5}  {r['seconds']:>7.1f}  "
+            + ("ok" if r["ok"] else f"WRONG (failed: {', '.join(r['failed_checks']) or 'nothing'})")
+        )
+    bad = sum(not r["ok"] for r in report["cases"])
+    lines.append(
+        f"\n{len(report['cases']) - bad} of {len(report['cases'])} cases as intended on {report['device']} "
+        f"(profile {report['profile']}) in {report['seconds']:.0f} s"
+    )
+    return "\n".join(lines)

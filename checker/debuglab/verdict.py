@@ -1,0 +1,60 @@
+"""Verdicts: the checks a run produced, and the one document verify prints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+PASS, FAIL, ERROR, SKIP = "pass", "fail", "error", "skip"
+EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 3}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # pass | fail | skip
+    measured: float | str | None = None
+    target: str | None = None
+    message: str = ""
+    line: int | None = None  # the line of the learner's file to look at, when a probe knows it
+
+    @classmethod
+    def judge(cls, name: str, ok: bool, measured, target: str, message: str, line: int | None = None) -> "Check":
+        return cls(name, PASS if ok else FAIL, measured, target, message if not ok else "", line if not ok else None)
+
+
+@dataclass
+class Verdict:
+    lab: str | None
+    status: str
+    message: str
+    checks: list[Check] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    device: str = ""
+    profile: str = ""
+    artifacts: dict = field(default_factory=dict)
+    file: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == FAIL]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+
+def conclude(lab: str | None, checks: list[Check], file: str, **extra) -> Verdict:
+    """pass when every check passes; otherwise fail, with the first failure as the message."""
+    failed = [c for c in checks if c.status == FAIL]
+    if failed:
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more failing check{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+        message = f"{first.name}: {first.message}{more}"
+        return Verdict(lab, FAIL, message, checks, file=file, **extra)
+    return Verdict(lab, PASS, f"all {len(checks)} checks pass", checks, file=file, **extra)

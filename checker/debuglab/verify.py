@@ -1,0 +1,199 @@
+"""verify, run and doctor: run a script under the probes and turn the evidence into a verdict."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from debuglab import calibration
+from debuglab.catalog import PROBE_NAMES, Lab
+from debuglab.evidence import Evidence
+from debuglab.harness.runner import RunSpec, run_script
+from debuglab.profiles import Profile
+from debuglab.verdict import ERROR, FAIL, SKIP, Check, Verdict, conclude
+
+PERF_CHECKS = ("step_time", "host_syncs", "dataloader_wait", "peak_memory")
+DOCTOR_STEPS = 10**9  # doctor does not know how many steps a script takes
+
+
+@dataclass
+class JudgeContext:
+    lab: Lab | None
+    targets: dict
+    reference: dict | None
+    evidence: Evidence
+
+    def stop_for(self, check: str) -> dict | None:
+        stop = self.evidence.stop
+        return stop if stop and stop.get("check") == check else None
+
+
+def new_run_dir(root: Path, label: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        path = root / f"{stamp}-{label}" if n == 0 else root / f"{stamp}-{label}-{n}"
+        if not path.exists():
+            path.mkdir(parents=True)
+            return path
+    raise RuntimeError(f"cannot create a run folder under {root}")
+
+
+def execute(
+    script: Path,
+    profile: Profile,
+    device: str,
+    run_dir: Path,
+    lab: Lab | None = None,
+    stream_output: bool = False,
+    on_event=None,
+    warmup_steps: int = 10,
+    stop_early: bool = True,
+) -> Evidence:
+    targets = {**profile.targets, **(lab.targets_for(profile.name) if lab else {}), "stop_early": stop_early}
+    spec = RunSpec(
+        script=script.resolve(),
+        run_dir=run_dir,
+        steps=lab.steps if lab else DOCTOR_STEPS,
+        warmup_steps=lab.warmup_steps if lab else warmup_steps,
+        probes=lab.probes if lab else PROBE_NAMES,
+        device=device,
+        threads=profile.threads,
+        time_limit_s=profile.time_limit_s,
+        memory_limit_mb=profile.memory_limit_mb,
+        checks_path=lab.checks_path if lab else None,
+        stream_output=stream_output,
+        options=targets,
+    )
+    result = run_script(spec, on_event=on_event)
+    return Evidence(result, str(spec.script), spec.warmup_steps, spec.steps)
+
+
+def measure(evidence: Evidence, lab: Lab | None) -> tuple[dict, list]:
+    from debuglab import probes
+
+    names = lab.probes if lab else PROBE_NAMES
+    instances = [probes.create(name) for name in names]
+    metrics = {"steps": evidence.steps_done, "wall_s": round(evidence.result.wall_s, 3)}
+    for probe in instances:
+        metrics.update(probe.summarise(evidence))
+    return metrics, instances
+
+
+def judge(lab: Lab | None, evidence: Evidence, profile: Profile, metrics: dict, instances: list, reference: dict | None) -> list[Check]:
+    targets = {**profile.targets, **(lab.targets_for(profile.name) if lab else {})}
+    context = JudgeContext(lab, targets, reference, evidence)
+    stop = evidence.stop
+    checks: list[Check] = []
+    if lab is not None:
+        done = evidence.steps_done
+        checks.append(
+            Check(
+                "trained_to_end",
+                SKIP if stop else ("pass" if done >= lab.steps else FAIL),
+                done,
+                f">= {lab.steps} optimizer steps",
+                f"not judged: the run was stopped at step {stop['step']}"
+                if stop
+                else (
+                    ""
+                    if done >= lab.steps
+                    else f"the script made {done} of {lab.steps} optimizer steps: the model was not trained to the end"
+                ),
+            )
+        )
+    tampered = list(evidence.tampered)
+    if evidence.result.rejected_lines:
+        tampered.append(f"{evidence.result.rejected_lines} forged lines were written to the checker's channel")
+    checks.append(
+        Check.judge(
+            "harness_integrity",
+            not tampered,
+            len(tampered),
+            "0 changes",
+            "the script changed the checker inside its own process: " + "; ".join(tampered),
+        )
+    )
+    for probe in instances:
+        for check in probe.judge(metrics, context):
+            if stop and check.name != stop.get("check") and check.status == FAIL:
+                check = replace(check, status=SKIP, message=f"not judged: the run was stopped at step {stop['step']}", line=None)
+            checks.append(check)
+    if stop and not any(c.name == stop["check"] for c in checks):
+        checks.append(Check(stop["check"], FAIL, f"step {stop['step']}", "", stop["message"], stop.get("line")))
+    if stop:  # the check that stopped the run leads
+        checks.sort(key=lambda c: c.name != stop["check"])
+    return checks
+
+
+def error_verdict(lab_id: str | None, evidence: Evidence, message: str, line: int | None, script: Path, **extra) -> Verdict:
+    where = f" ({script.name}:{line})" if line else ""
+    output = evidence.result.output_path
+    tail = f"; full output in {output}" if output else ""
+    return Verdict(lab_id, ERROR, f"{message}{where}{tail}", file=str(script), metrics={"line": line}, **extra)
+
+
+def calibrate(lab: Lab, profile: Profile, device: str, runs_root: Path) -> dict:
+    """Run the reference fix under the same probes; cache its figures for this machine."""
+    evidence = execute(lab.fix_path, profile, device, new_run_dir(runs_root, "reference"), lab)
+    failure = evidence.failure()
+    if failure:
+        raise RuntimeError(f"the reference fix of {lab.id} failed on this device: {failure[0]}")
+    metrics, _ = measure(evidence, lab)
+    calibration.store(lab, profile, metrics)
+    return {k: metrics[k] for k in calibration.PERF_METRICS if metrics.get(k) is not None}
+
+
+def verify(
+    lab: Lab | None,
+    script: Path,
+    profile: Profile,
+    device: str,
+    runs_root: Path,
+    label: str = "verify",
+    on_event=None,
+    reference: dict | None = None,
+) -> Verdict:
+    run_dir = new_run_dir(runs_root, label)
+    evidence = execute(script, profile, device, run_dir, lab, on_event=on_event)
+    extra = {"device": device, "profile": profile.name, "artifacts": _artifacts(evidence)}
+    failure = evidence.failure()
+    if failure:
+        verdict = error_verdict(lab.id if lab else None, evidence, failure[0], failure[1], script, **extra)
+        _save(verdict, run_dir)
+        return verdict
+    metrics, instances = measure(evidence, lab)
+    fresh = False
+    if lab is not None and reference is None:
+        reference = calibration.load(lab, profile)
+        if reference is None:
+            reference, fresh = calibrate(lab, profile, device, runs_root), True
+    checks = judge(lab, evidence, profile, metrics, instances, reference)
+    if lab is not None and not fresh and any(c.name in PERF_CHECKS and c.status == FAIL for c in checks):
+        # A cached reference may come from a quieter moment: measure it again, side by side, before failing.
+        reference = calibrate(lab, profile, device, runs_root)
+        checks = judge(lab, evidence, profile, metrics, instances, reference)
+    if reference:
+        metrics["reference"] = reference
+    verdict = conclude(lab.id if lab else None, checks, str(script), metrics=metrics, **extra)
+    _save(verdict, run_dir)
+    return verdict
+
+
+def _artifacts(evidence: Evidence) -> dict:
+    artifacts = {"run_dir": str(evidence.result.run_dir)}
+    if evidence.result.output_path:
+        artifacts["output"] = str(evidence.result.output_path)
+    trace = evidence.summary("profiler").get("trace")
+    if trace:
+        artifacts["trace"] = trace
+    memory = evidence.summary("memory").get("memray")
+    if memory:
+        artifacts["memory_profile"] = memory
+    return artifacts
+
+
+def _save(verdict: Verdict, run_dir: Path) -> None:
+    verdict.artifacts["verdict"] = str(run_dir / "verdict.json")
+    (run_dir / "verdict.json").write_text(verdict.to_json())
+
