@@ -19,7 +19,7 @@ def data_root() -> Path:
     debuglab/_data; an editable install or a checkout finds them two folders above the package.
     """
     override = os.environ.get("DEBUGLAB_DATA")
-    candidates = [Path(override)] if override else [PACKAGE_DIR / "_data", PACKAGE_DIR.parent.parent]
+    candidates = [Path(override).resolve()] if override else [PACKAGE_DIR / "_data", PACKAGE_DIR.parent.parent]
     for root in candidates:
         if (root / "labs").is_dir():
             return root

@@ -49,8 +49,11 @@ def execute(
     on_event=None,
     warmup_steps: int = 10,
     stop_early: bool = True,
+    reference: dict | None = None,
 ) -> Evidence:
     targets = {**profile.targets, **(lab.targets_for(profile.name) if lab else {}), "stop_early": stop_early}
+    if reference and reference.get("step_time_median_ms"):
+        targets["reference_step_ms"] = reference["step_time_median_ms"]
     spec = RunSpec(
         script=script.resolve(),
         run_dir=run_dir,
@@ -155,7 +158,9 @@ def verify(
     reference: dict | None = None,
 ) -> Verdict:
     run_dir = new_run_dir(runs_root, label)
-    evidence = execute(script, profile, device, run_dir, lab, on_event=on_event)
+    if lab is not None and reference is None:
+        reference = calibration.load(lab, profile)
+    evidence = execute(script, profile, device, run_dir, lab, on_event=on_event, reference=reference)
     extra = {"device": device, "profile": profile.name, "artifacts": _artifacts(evidence)}
     failure = evidence.failure()
     if failure:

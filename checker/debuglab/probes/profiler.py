@@ -11,6 +11,7 @@ from debuglab.probes.base import Probe
 from debuglab.verdict import Check
 
 TRACE_STEPS = 3  # steps recorded in the trace
+SLOW_AFTER = 20  # timed steps before a run may be stopped for being far too slow
 # Tensor methods that read a value back to the host: a device sync on a GPU.
 SYNC_METHODS = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
 
@@ -31,6 +32,11 @@ class ProfilerProbe(Probe):
         # Traced steps end before warm-up does, so the profiler's own memory and time stay out of the figures.
         self.trace_start = max(1, run.warmup_steps - TRACE_STEPS - 1)
         self.dataset_line = None
+        self.step_ms: list[float] = []
+        options = run.spec["options"]
+        reference_ms = options.get("reference_step_ms")
+        # A run this far beyond the target is slow beyond doubt: stop it instead of waiting.
+        self.too_slow_ms = 3 * options.get("step_time_ratio", 1.5) * reference_ms if reference_ms else None
         script = run.script
 
         iterator = dataloader._BaseDataLoaderIter
@@ -65,6 +71,9 @@ class ProfilerProbe(Probe):
         torch.Tensor.cpu = lambda tensor, *a, **k: (counted_cpu if tensor.device.type != "cpu" else original_cpu)(tensor, *a, **k)
 
     def after_step(self, run, record: dict) -> None:
+        if run.step > run.warmup_steps and not record.get("profiled") and self.profiler is None:
+            self.step_ms.append(record["dt"] * 1000)
+            self._maybe_too_slow(run)
         record["wait"], self.wait = self.wait, 0.0
         record["syncs"], self.syncs = self.syncs, 0
         step = run.step
@@ -74,6 +83,14 @@ class ProfilerProbe(Probe):
             record["profiled"] = True
             if step >= self.trace_start + TRACE_STEPS:
                 self._stop_trace(run)
+
+    def _maybe_too_slow(self, run) -> None:
+        if self.too_slow_ms is None or len(self.step_ms) < SLOW_AFTER or len(self.step_ms) % 10:
+            return
+        median = statistics.median(self.step_ms)
+        if median > self.too_slow_ms:
+            run.stop("step_time", f"after {len(self.step_ms)} steps past warm-up the median step takes {median:.2f} ms, "
+                     f"over {self.too_slow_ms / 3:.2f} ms x3")
 
     def _start_trace(self, run) -> None:
         import torch
@@ -112,32 +129,32 @@ class ProfilerProbe(Probe):
         }
 
     def summarise(self, evidence) -> dict:
+        syncs = sum(r.get("syncs", 0) for r in evidence.steps)
+        metrics = {"syncs_per_step": round(syncs / max(len(evidence.steps), 1), 4)}
         timed = [r for r in evidence.steps_after_warmup if not r.get("profiled")]
         if not timed:
-            return {}
+            return metrics
         step_ms = [r["dt"] * 1000 for r in timed]
         wait_ms = [r.get("wait", 0.0) * 1000 for r in timed]
-        syncs = sum(r.get("syncs", 0) for r in evidence.steps)
         tenth = max(len(step_ms) // 10, 1)
-        return {
+        return metrics | {
             "step_time_first_ms": round(statistics.median(step_ms[:tenth]), 4),
             "step_time_last_ms": round(statistics.median(step_ms[-tenth:]), 4),
             "step_time_median_ms": round(statistics.median(step_ms), 4),
             "step_time_p90_ms": round(sorted(step_ms)[int(0.9 * (len(step_ms) - 1))], 4),
             "dataloader_wait_per_step_ms": round(sum(wait_ms) / len(wait_ms), 4),
             "dataloader_wait_fraction": round(sum(wait_ms) / max(sum(step_ms), 1e-9), 4),
-            "syncs_per_step": round(syncs / max(len(evidence.steps), 1), 4),
         }
 
     def judge(self, metrics: dict, context) -> list[Check]:
-        if not metrics:
-            return []
         checks = []
         reference = context.reference
         targets = context.targets
         sync_lines = context.evidence.summary("profiler").get("sync_lines", {})
-        if reference and reference.get("step_time_median_ms"):
+        stop = context.stop_for("step_time")
+        if reference and reference.get("step_time_median_ms") and "step_time_median_ms" in metrics:
             ratio = metrics["step_time_median_ms"] / reference["step_time_median_ms"]
+            stopped = f" (stopped after {stop['step']} steps: far beyond the target)" if stop else ""
             limit = targets.get("step_time_ratio", 1.5)
             checks.append(
                 Check.judge(
@@ -146,7 +163,7 @@ class ProfilerProbe(Probe):
                     f"{ratio:.2f}x ({metrics['step_time_median_ms']:.2f} ms/step)",
                     f"<= {limit:g}x the reference fix ({reference['step_time_median_ms']:.2f} ms/step)",
                     f"a step takes {ratio:.2f} times as long as in the reference fix on this device: "
-                    "the fix is right but slow (look for work added to every step)",
+                    "the fix is right but slow (look for work added to every step)" + stopped,
                 )
             )
         extra = targets.get("extra_syncs_per_step", 0.5)
@@ -167,6 +184,8 @@ class ProfilerProbe(Probe):
                 int(busiest[0]) if busiest else None,
             )
         )
+        if "dataloader_wait_fraction" not in metrics:
+            return checks  # stopped before warm-up ended: no timings to judge
         fraction_limit = targets.get("dataloader_wait_fraction", 0.05)
         wait_ratio_limit = targets.get("dataloader_wait_ratio", 3.0)
         reference_wait = (reference or {}).get("dataloader_wait_per_step_ms")

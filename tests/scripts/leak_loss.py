@@ -1,0 +1,32 @@
+"""Bug: the running loss is accumulated as a tensor, chaining every step's graph."""
+import torch
+import torch.nn as nn
+
+torch.manual_seed(0)
+STEPS = 120
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(16, 32), nn.ReLU())
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.head(self.encoder(x))
+
+
+model = Net()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+weights = torch.randn(16, 4)
+running = 0.0
+for step in range(STEPS):
+    x = torch.randn(32, 16)
+    y = (x @ weights).argmax(dim=1)
+    loss = nn.functional.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    running = running + loss
+    if step % 40 == 0:
+        print(f"step {step} loss {loss.item():.4f}")

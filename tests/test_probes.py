@@ -1,0 +1,82 @@
+"""Every probe on a case with its bug and one without (scripts in tests/scripts)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SCRIPTS
+from conftest import doctor as run_doctor
+
+_verdicts: dict = {}
+
+
+def doctor(script: Path):
+    """Each script runs once per session; several tests read the same verdict."""
+    if script not in _verdicts:
+        _verdicts[script] = run_doctor(script)
+    return _verdicts[script]
+
+
+def failed(verdict) -> list[str]:
+    return [c.name for c in verdict.checks if c.status == "fail"]
+
+
+def test_clean_loop_passes_every_probe():
+    verdict = doctor(SCRIPTS / "base.py")
+    assert verdict.status == "pass", verdict.message
+    assert verdict.metrics["steps"] == 120
+    assert abs(verdict.metrics["growth_bytes_per_step"]) < 1024
+    assert verdict.metrics["graphs_alive_max"] <= 2
+    assert verdict.metrics["first_nonfinite_step"] is None
+
+
+@pytest.mark.parametrize(
+    "script, check, words",
+    [
+        ("detached.py", "gradient_flow", ["encoder.0.weight", "no gradient"]),
+        ("stale_grad.py", "zero_grad", ["previous step's gradient"]),
+        ("raw_weight.py", "parameter_registration", ["scale", "not an nn.Parameter"]),
+        ("no_optimizer.py", "optimizer_coverage", ["head.weight", "no optimizer owns"]),
+        ("leak_loss.py", "memory_growth", ["autograd graphs alive"]),
+        ("leak_list.py", "memory_growth", ["heap grows"]),
+        ("nan_mid.py", "numerics", ["step 61", "encoder.2"]),
+        ("sync_every_step.py", "host_syncs", [".item()"]),
+        ("slow_loader.py", "dataloader_wait", ["DataLoader"]),
+    ],
+)
+def test_probe_catches_its_bug(script, check, words):
+    verdict = doctor(SCRIPTS / script)
+    assert verdict.status == "fail"
+    assert failed(verdict) == [check], verdict.message  # that check, and no false alarm beside it
+    message = next(c.message for c in verdict.checks if c.name == check)
+    for word in words:
+        assert word in message
+
+
+def test_leaks_dead_gradients_and_nans_stop_the_run_early():
+    # reported within 50 steps of the first sign, and the script is not run to its end
+    assert doctor(SCRIPTS / "leak_loss.py").metrics["steps"] <= 10 + 50
+    assert doctor(SCRIPTS / "detached.py").metrics["steps"] <= 50
+    assert doctor(SCRIPTS / "nan_mid.py").metrics["steps"] <= 61 + 1
+
+
+def test_memory_probe_points_at_the_retaining_line():
+    verdict = doctor(SCRIPTS / "leak_list.py")
+    lines = [line for line, _, _ in verdict.metrics["retained_by_line"]]
+    source = (SCRIPTS / "leak_list.py").read_text().splitlines()
+    assert any("model.encoder(torch.randn(256, 16))" in source[n - 1] for n in lines)
+
+
+def test_profiler_writes_a_chrome_trace():
+    verdict = doctor(SCRIPTS / "base.py")
+    trace = Path(verdict.artifacts["trace"])
+    assert trace.name.endswith(".pt.trace.json")
+    events = json.loads(trace.read_text())["traceEvents"]
+    assert any(e.get("name", "").startswith("aten::") for e in events)
+
+
+def test_sync_probe_counts_only_the_learners_file():
+    # base.py calls .item() every 40 steps only; torch's own internals must not be counted
+    verdict = doctor(SCRIPTS / "base.py")
+    assert verdict.metrics["syncs_per_step"] == pytest.approx(3 / 120, abs=0.01)
