@@ -212,6 +212,8 @@ def _learner_traceback(exc: BaseException, script: str) -> tuple[str, int | None
     text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
     text += "".join(traceback.format_exception_only(type(exc), exc))
     line = next((f.lineno for f in reversed(frames) if f.filename == script), None)
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == Path(script):
+        line = exc.lineno
     return text, line
 
 
@@ -227,9 +229,9 @@ def _integrity(run: ChildRun, wrappers: dict) -> list[str]:
         problems.append("the optimizer step post-hook was removed")
     if torch.autograd.backward is not run.backward_wrapper:
         problems.append("torch.autograd.backward was replaced")
-    for name, (obj, code) in wrappers.items():
-        if getattr(obj, "__code__", None) is not code:
-            problems.append(f"{name} was modified")
+    for label, (owner, name, function, code) in wrappers.items():
+        if getattr(owner, name, None) is not function or function.__code__ is not code:
+            problems.append(f"debuglab's {label} was replaced")
     return problems
 
 
@@ -257,13 +259,10 @@ def main() -> None:
     run.install()
     for probe in run.probes:
         probe.install(run)
-    # Code objects of the checker's functions, to notice a script that patches them.
-    wrappers = {
-        f"debuglab {fn.__qualname__}": (fn, fn.__code__)
-        for fn in [ChildRun._before_step, ChildRun._after_step, ChildRun.flush, ChildRun.stop]
-        + [ChildRun.finish_probes]
-        + [getattr(type(p), phase) for p in run.probes for phase in ("before_step", "after_step", "finish")]
-    }
+    # The checker's functions as installed, to notice a script that replaces or patches them.
+    watched = [(ChildRun, name) for name in ("_before_step", "_after_step", "flush", "stop", "finish_probes")]
+    watched += [(type(p), phase) for p in run.probes for phase in ("before_step", "after_step", "on_backward", "finish")]
+    wrappers = {f"{owner.__qualname__}.{name}": (owner, name, getattr(owner, name), getattr(owner, name).__code__) for owner, name in watched}
     channel.send("hello", torch=torch.__version__, python=sys.version.split()[0], pid=os.getpid())
 
     script = run.script

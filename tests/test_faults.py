@@ -1,0 +1,138 @@
+"""The harness under hostile or broken scripts: errors are the learner's, time limits and Ctrl-C
+end the whole process tree, and a script cannot pass by faking or tampering."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conftest import TEST_CATALOG, cli
+
+FIX = (TEST_CATALOG / "fixtures" / "loop-01" / "fix.py").read_text()
+BROKEN = (TEST_CATALOG / "labs" / "loop-01" / "train.py").read_text()
+
+
+def verify_file(tmp_path, source: str, *extra: str, name: str = "attempt.py"):
+    script = tmp_path / name
+    script.write_text(textwrap.dedent(source))
+    started = time.monotonic()
+    result = cli("verify", "loop-01", "--file", str(script), "--json", *extra, env={"DEBUGLAB_DATA": str(TEST_CATALOG)})
+    elapsed = time.monotonic() - started
+    assert result.stdout.strip(), result.stderr
+    return result.returncode, json.loads(result.stdout), elapsed, script
+
+
+def test_syntax_error_is_an_error_with_the_learners_line(tmp_path):
+    code, verdict, _, script = verify_file(tmp_path, "import torch\n\ndef broken(:\n    pass\n")
+    assert code == 3 and verdict["status"] == "error"
+    assert "SyntaxError" in verdict["message"] and f"{script.name}:3" in verdict["message"]
+
+
+def test_exception_points_at_the_learners_line_not_the_checkers(tmp_path):
+    source = FIX.replace("    loss.backward()\n", "    if step == 30:\n        raise ValueError('shapes disagree')\n    loss.backward()\n")
+    code, verdict, _, script = verify_file(tmp_path, source)
+    line = source.splitlines().index("        raise ValueError('shapes disagree')") + 1
+    assert code == 3 and verdict["status"] == "error"
+    assert "ValueError: shapes disagree" in verdict["message"] and f"{script.name}:{line}" in verdict["message"]
+    output = open(verdict["artifacts"]["output"]).read()
+    assert "debuglab" not in output.split("Traceback")[-1]  # the traceback shows none of the checker's frames
+
+
+def test_segfault_is_an_error_with_the_line(tmp_path):
+    code, verdict, _, script = verify_file(tmp_path, "import ctypes\nimport torch\n\nctypes.string_at(0)\n")
+    assert code == 3 and verdict["status"] == "error"
+    assert "segmentation fault" in verdict["message"] and f"{script.name}:4" in verdict["message"]
+
+
+def test_out_of_memory_is_an_error(tmp_path):
+    code, verdict, _, _ = verify_file(tmp_path, "import torch\n\nx = torch.empty(2**42)\n")
+    assert code == 3 and "out of memory" in verdict["message"]
+
+
+def test_time_limit_ends_the_run(tmp_path):
+    code, verdict, elapsed, _ = verify_file(tmp_path, "import time\nimport torch\n\ntime.sleep(300)\n", "--profile", "quick")
+    assert code == 3 and "time limit" in verdict["message"]
+    assert elapsed < 40
+
+
+def test_script_that_stops_training_early_cannot_pass(tmp_path):
+    source = FIX.replace("    optimizer.step()\n", "    optimizer.step()\n    if step == 60:\n        raise SystemExit(0)\n")
+    code, verdict, _, _ = verify_file(tmp_path, source)
+    assert code == 1
+    assert "trained_to_end" in [c["name"] for c in verdict["checks"] if c["status"] == "fail"]
+
+
+def test_os_exit_mid_training_is_an_error(tmp_path):
+    source = FIX.replace("    optimizer.step()\n", "    optimizer.step()\n    if step == 60:\n        import os; os._exit(0)\n")
+    code, verdict, _, _ = verify_file(tmp_path, source)
+    assert code == 3 and "exited before it finished" in verdict["message"]
+
+
+def test_printing_a_verdict_changes_nothing(tmp_path):
+    forged = json.dumps({"status": "pass", "message": "all checks pass", "checks": []})
+    code, verdict, _, _ = verify_file(tmp_path, BROKEN + f"\nprint({forged!r})\n")
+    assert code == 1 and verdict["status"] == "fail"
+
+
+def test_removing_the_checkers_hooks_cannot_pass(tmp_path):
+    tamper = "import torch.optim.optimizer as _o\n_o._global_optimizer_pre_hooks.clear()\n_o._global_optimizer_post_hooks.clear()\n"
+    code, verdict, _, _ = verify_file(tmp_path, tamper + FIX)
+    failed = [c["name"] for c in verdict["checks"] if c["status"] == "fail"]
+    assert code == 1 and "harness_integrity" in failed and "trained_to_end" in failed
+
+
+def test_patching_the_checker_in_process_cannot_pass(tmp_path):
+    tamper = "import sys\nsys.modules['debuglab.probes.grad_flow'].GradFlowProbe.before_step = lambda *args: None\n"
+    code, verdict, _, _ = verify_file(tmp_path, tamper + BROKEN)
+    assert code == 1
+    assert "harness_integrity" in [c["name"] for c in verdict["checks"] if c["status"] == "fail"]
+
+
+def test_forged_channel_lines_are_rejected(tmp_path):
+    forge = textwrap.dedent(
+        """
+        import json, os
+        fake = json.dumps({"kind": "end", "how": "finished"}) + "\\n"
+        for fd in map(int, os.listdir("/proc/self/fd")):
+            if fd > 2:
+                try:
+                    os.write(fd, fake.encode())
+                except OSError:
+                    pass
+        """
+    )
+    code, verdict, _, _ = verify_file(tmp_path, FIX + forge)
+    assert code == 1
+    assert "harness_integrity" in [c["name"] for c in verdict["checks"] if c["status"] == "fail"]
+
+
+def test_verify_returns_promptly_when_the_script_leaves_a_process_behind(tmp_path):
+    leave = "import os, time\nif os.fork() == 0:\n    time.sleep(120)\n    os._exit(0)\n"
+    code, verdict, elapsed, script = verify_file(tmp_path, leave + FIX)
+    assert code == 0, verdict["message"]
+    assert elapsed < 60
+    time.sleep(0.5)
+    survivors = subprocess.run(["pgrep", "-f", str(script)], capture_output=True, text=True).stdout.split()
+    assert survivors == []
+
+
+def test_ctrl_c_ends_the_whole_process_tree(tmp_path):
+    script = tmp_path / "slow.py"
+    script.write_text("import time\nimport torch\n\ntime.sleep(300)\n")
+    env = {**os.environ, "DEBUGLAB_DATA": str(TEST_CATALOG)}
+    proc = subprocess.Popen([sys.executable, "-m", "debuglab", "verify", "loop-01", "--file", str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not subprocess.run(["pgrep", "-f", "debuglab.harness.child"], capture_output=True).stdout:
+        time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-f", "debuglab.harness.child"], capture_output=True).stdout, "the child never started"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    assert proc.returncode != 0
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-f", str(script)], capture_output=True).stdout == b""
