@@ -113,10 +113,10 @@ def run(lab_id: str, device: str | None, profile_name: str | None) -> None:
     from debuglab.workspace import record_run
 
     lab = _lab(lab_id)
-    workspace = _workspace()
-    script = _prepare_copy(lab, workspace)
     profile = profiles.choose(device, profile_name)
     device = device or profile.device
+    workspace = _workspace()
+    script = _prepare_copy(lab, workspace)
     click.echo(f"running {script} on {device} (probes: {', '.join(lab.probes)})\n", err=True)
     run_dir = verify.new_run_dir(workspace.runs_dir(lab.id), "run")
     evidence = verify.execute(script, profile, device, run_dir, lab, stream_output=True, stop_early=False)
@@ -144,6 +144,8 @@ def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str |
     from debuglab.workspace import record_verify
 
     lab = _lab(lab_id)
+    profile = profiles.choose(device, profile_name)
+    device = device or profile.device
     workspace = _workspace()
     if file_path is not None:
         if not file_path.is_file():
@@ -151,8 +153,6 @@ def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str |
         script = file_path
     else:
         script = _prepare_copy(lab, workspace)
-    profile = profiles.choose(device, profile_name)
-    device = device or profile.device
     if not as_json and sys.stderr.isatty():
         click.echo(f"verifying {lab.id} on {device} (profile {profile.name})...", err=True)
     workspace.ensure()

@@ -1,0 +1,167 @@
+"""The command line as a learner uses it, bad input included (test catalog: one quick lab)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TEST_CATALOG, cli
+
+CATALOG_ENV = {"DEBUGLAB_DATA": str(TEST_CATALOG)}
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+@pytest.mark.parametrize("args", [["list"], ["--help"], ["verify", "--help"], ["list", "--json"]])
+def test_list_and_help_never_import_torch(args):
+    probe = (
+        "import sys; from click.testing import CliRunner; from debuglab.cli import main; "
+        f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code == 0, r.output; "
+        "assert 'torch' not in sys.modules, 'torch was imported'; print(r.output)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**os.environ, **CATALOG_ENV})
+    assert result.returncode == 0, result.stderr
+
+
+def test_list_json_gives_id_title_family_difficulty_status():
+    result = cli("list", "--json", env=CATALOG_ENV)
+    assert result.returncode == 0
+    lab = json.loads(result.stdout)["labs"][0]
+    assert lab == {"id": "loop-01", "title": "Test lab: gradients add up", "family": "loop", "difficulty": 1, "area": "training loops", "status": "new"}
+
+
+def test_unknown_lab_names_the_nearest_ids_in_one_line():
+    result = cli("verify", "loop-1", env=CATALOG_ENV)
+    assert result.returncode == 2
+    assert "unknown lab 'loop-1'" in one_line(result.stderr) and "loop-01" in result.stderr
+
+
+def test_unknown_lab_without_near_match_points_to_list():
+    result = cli("show", "zzz-99", env=CATALOG_ENV)
+    assert result.returncode == 2 and "debuglab list" in one_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda t: t.replace("difficulty = 1", 'difficulty = "hard"'), "'difficulty'"),
+        (lambda t: t.replace("steps = 150\n", ""), "'run.steps'"),
+        (lambda t: t.replace('broken = "zero_grad"', 'broken = "zero-grad"'), "'expect.broken'"),
+        (lambda t: t.replace('probes = ["grad_flow"', 'probes = ["gradflow"'), "'run.probes'"),
+        (lambda t: t.replace("[run]", "[run"), "not valid TOML"),
+    ],
+)
+def test_malformed_lab_toml_names_the_file_and_key(tmp_path, edit, key):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, catalog)
+    toml = catalog / "labs" / "loop-01" / "lab.toml"
+    toml.write_text(edit(toml.read_text()))
+    result = cli("list", env={"DEBUGLAB_DATA": str(catalog)})
+    assert result.returncode == 2
+    line = one_line(result.stderr)
+    assert str(toml) in line and key in line
+
+
+def test_missing_train_py_says_so(tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, catalog)
+    (catalog / "labs" / "loop-01" / "train.py").unlink()
+    result = cli("show", "loop-01", env={"DEBUGLAB_DATA": str(catalog)})
+    assert result.returncode == 2 and "train.py: file is missing" in one_line(result.stderr)
+
+
+def test_verify_file_that_does_not_exist(tmp_path):
+    result = cli("verify", "loop-01", "--file", str(tmp_path / "nope.py"), env=CATALOG_ENV)
+    assert result.returncode == 2 and "no such file" in one_line(result.stderr)
+
+
+def test_unknown_profile_is_usage_error():
+    result = cli("verify", "loop-01", "--profile", "tpu", env=CATALOG_ENV)
+    assert result.returncode == 2 and "unknown profile 'tpu'" in one_line(result.stderr)
+
+
+def test_the_learners_loop(isolated):
+    """run shows the symptom; verify fails naming the check and line; the fix passes; progress is kept."""
+    workspace = isolated / "workspace"
+    result = cli("run", "loop-01", env=CATALOG_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "step 0 | loss" in result.stdout  # the script's own output
+    assert "What the probes saw" in result.stdout
+    copy = workspace / "loop-01" / "train.py"
+    assert copy.read_text() == (TEST_CATALOG / "labs" / "loop-01" / "train.py").read_text()
+
+    result = cli("verify", "loop-01", "--json", env=CATALOG_ENV)
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1 and verdict["status"] == "fail"
+    assert set(verdict) >= {"status", "message", "checks", "metrics"}
+    failing = [c for c in verdict["checks"] if c["status"] == "fail"]
+    assert failing[0]["name"] == "zero_grad"
+    assert set(failing[0]) >= {"name", "status", "measured", "target", "message"}
+
+    copy.write_text((TEST_CATALOG / "fixtures" / "loop-01" / "fix.py").read_text())
+    result = cli("verify", "loop-01", env=CATALOG_ENV)
+    assert result.returncode == 0, result.stdout
+    assert "PASS" in result.stdout and "step_time" in result.stdout
+
+    progress = json.loads((workspace / ".debuglab" / "progress.json").read_text())
+    entry = progress["labs"]["loop-01"]
+    assert progress["version"] == 1 and entry["attempts"] == 2 and entry["first_pass"] and entry["runs"] == 1
+    assert cli("list", "--json", env=CATALOG_ENV).stdout.count('"status": "passed"') == 1
+    # the pristine lab is never touched
+    assert "optimizer.zero_grad()" not in (TEST_CATALOG / "labs" / "loop-01" / "train.py").read_text()
+
+
+def test_hints_climb_and_are_recorded(isolated):
+    first = cli("hint", "loop-01", env=CATALOG_ENV)
+    second = cli("hint", "loop-01", env=CATALOG_ENV)
+    assert "hint 1/3" in first.stdout and "hint 2/3" not in first.stdout
+    assert "hint 2/3" in second.stdout
+    progress = json.loads((isolated / "workspace" / ".debuglab" / "progress.json").read_text())
+    assert progress["labs"]["loop-01"]["hints"] == 2
+
+
+def test_reset_asks_first_and_keeps_a_backup(isolated):
+    cli("hint", "loop-01", env=CATALOG_ENV)
+    workspace = isolated / "workspace"
+    # make the copy, then edit it
+    from debuglab import catalog
+    from debuglab.workspace import Workspace
+
+    os.environ.update(CATALOG_ENV)
+    try:
+        catalog.load.cache_clear(); catalog.lab_ids.cache_clear()
+        from debuglab import paths
+
+        paths.data_root.cache_clear()
+        Workspace(workspace).ensure_copy(catalog.load("loop-01"))
+    finally:
+        del os.environ["DEBUGLAB_DATA"]
+    copy = workspace / "loop-01" / "train.py"
+    copy.write_text(copy.read_text() + "# my edit\n")
+
+    refused = cli("reset", "loop-01", env=CATALOG_ENV)  # no terminal, no --yes: nothing happens
+    assert refused.returncode == 2 and "--yes" in one_line(refused.stderr)
+    assert copy.read_text().endswith("# my edit\n")
+
+    declined = cli("diff", "loop-01", env=CATALOG_ENV)
+    assert "+# my edit" in declined.stdout
+
+    done = cli("reset", "loop-01", "--yes", env=CATALOG_ENV)
+    assert done.returncode == 0
+    assert not copy.read_text().endswith("# my edit\n")
+    backups = list((workspace / ".debuglab" / "backups").glob("loop-01-*.py"))
+    assert len(backups) == 1 and backups[0].read_text().endswith("# my edit\n")
+    assert "no changes" in cli("diff", "loop-01", env=CATALOG_ENV).stdout
+
+
+def test_python_dash_m_works():
+    result = subprocess.run([sys.executable, "-m", "debuglab", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "debuglab" in result.stdout
