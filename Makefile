@@ -1,0 +1,25 @@
+# Two set-up commands for a fresh machine (see README.md):
+#   make lab    install, then run the first lab (debuglab run leak-03)
+#   make test   install with the test extras, then run the whole test suite
+PYTHON ?= python3
+# On a machine without a GPU, torch must not be pulled as a multi-GB CUDA build. Here
+# `pip install torch==2.13.0` takes a local CPU wheel; elsewhere set TORCH_CPU, e.g.
+# TORCH_CPU="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH_CPU ?= torch==2.13.0
+
+.PHONY: install lab test bench
+
+install:
+	@$(PYTHON) -c "import torch" 2>/dev/null && echo "keeping the installed torch" || { \
+	  if command -v nvidia-smi >/dev/null 2>&1; then $(PYTHON) -m pip install "torch>=2.4,<3"; \
+	  else $(PYTHON) -m pip install $(TORCH_CPU); fi; }
+	$(PYTHON) -m pip install -e ".[test]"
+
+lab: install
+	$(PYTHON) -m debuglab run leak-03
+
+test: install
+	$(PYTHON) -m pytest
+
+bench: install
+	$(PYTHON) scripts/bench.py
