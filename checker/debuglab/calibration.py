@@ -16,6 +16,7 @@ from debuglab.profiles import Profile
 
 PERF_METRICS = (
     "step_time_median_ms",
+    "step_time_p20_ms",
     "syncs_per_step",
     "dataloader_wait_per_step_ms",
     "peak_bytes",
@@ -33,8 +34,11 @@ def _machine() -> str:
     return f"{platform.node()}|{platform.machine()}|{cpu}|{os.cpu_count()}"
 
 
+FORMAT = 2  # bump when the figures stored here change meaning
+
+
 def key(lab: Lab, profile: Profile) -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(f"{__version__}|{FORMAT}".encode())
     for path in (lab.lab_dir / "lab.toml", lab.train_path, lab.fix_path, lab.checks_path):
         if path is not None and path.is_file():
             digest.update(path.read_bytes())

@@ -52,8 +52,8 @@ def execute(
     reference: dict | None = None,
 ) -> Evidence:
     targets = {**profile.targets, **(lab.targets_for(profile.name) if lab else {}), "stop_early": stop_early}
-    if reference and reference.get("step_time_median_ms"):
-        targets["reference_step_ms"] = reference["step_time_median_ms"]
+    if reference and reference.get("step_time_p20_ms"):
+        targets["reference_step_ms"] = reference["step_time_p20_ms"]
     spec = RunSpec(
         script=script.resolve(),
         run_dir=run_dir,

@@ -87,10 +87,10 @@ class ProfilerProbe(Probe):
     def _maybe_too_slow(self, run) -> None:
         if self.too_slow_ms is None or len(self.step_ms) < SLOW_AFTER or len(self.step_ms) % 10:
             return
-        median = statistics.median(self.step_ms)
-        if median > self.too_slow_ms:
-            run.stop("step_time", f"after {len(self.step_ms)} steps past warm-up the median step takes {median:.2f} ms, "
-                     f"over {self.too_slow_ms / 3:.2f} ms x3")
+        fast = _quantile(self.step_ms, 0.2)
+        if fast > self.too_slow_ms:
+            run.stop("step_time", f"after {len(self.step_ms)} steps past warm-up even the fast steps take {fast:.2f} ms, "
+                     f"over 3 times the target of {self.too_slow_ms / 3:.2f} ms")
 
     def _start_trace(self, run) -> None:
         import torch
@@ -141,7 +141,10 @@ class ProfilerProbe(Probe):
             "step_time_first_ms": round(statistics.median(step_ms[:tenth]), 4),
             "step_time_last_ms": round(statistics.median(step_ms[-tenth:]), 4),
             "step_time_median_ms": round(statistics.median(step_ms), 4),
-            "step_time_p90_ms": round(sorted(step_ms)[int(0.9 * (len(step_ms) - 1))], 4),
+            # What the performance check compares: other processes on a shared machine inflate
+            # some steps; the fast fifth of the steps reflects what the code itself costs.
+            "step_time_p20_ms": round(_quantile(step_ms, 0.2), 4),
+            "step_time_p90_ms": round(_quantile(step_ms, 0.9), 4),
             "dataloader_wait_per_step_ms": round(sum(wait_ms) / len(wait_ms), 4),
             "dataloader_wait_fraction": round(sum(wait_ms) / max(sum(step_ms), 1e-9), 4),
         }
@@ -152,16 +155,16 @@ class ProfilerProbe(Probe):
         targets = context.targets
         sync_lines = context.evidence.summary("profiler").get("sync_lines", {})
         stop = context.stop_for("step_time")
-        if reference and reference.get("step_time_median_ms") and "step_time_median_ms" in metrics:
-            ratio = metrics["step_time_median_ms"] / reference["step_time_median_ms"]
+        if reference and reference.get("step_time_p20_ms") and "step_time_p20_ms" in metrics:
+            ratio = metrics["step_time_p20_ms"] / reference["step_time_p20_ms"]
             stopped = f" (stopped after {stop['step']} steps: far beyond the target)" if stop else ""
             limit = targets.get("step_time_ratio", 1.5)
             checks.append(
                 Check.judge(
                     "step_time",
                     ratio <= limit,
-                    f"{ratio:.2f}x ({metrics['step_time_median_ms']:.2f} ms/step)",
-                    f"<= {limit:g}x the reference fix ({reference['step_time_median_ms']:.2f} ms/step)",
+                    f"{ratio:.2f}x ({metrics['step_time_p20_ms']:.2f} ms/step)",
+                    f"<= {limit:g}x the reference fix ({reference['step_time_p20_ms']:.2f} ms/step)",
                     f"a step takes {ratio:.2f} times as long as in the reference fix on this device: "
                     "the fix is right but slow (look for work added to every step)" + stopped,
                 )
@@ -206,6 +209,11 @@ class ProfilerProbe(Probe):
             )
         )
         return checks
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))]
 
 
 def _getitem_line(iterator, script: str) -> int:
