@@ -56,7 +56,7 @@ def test_probe_catches_its_bug(script, check, words):
 
 def test_leaks_dead_gradients_and_nans_stop_the_run_early():
     # reported within 50 steps of the first sign, and the script is not run to its end
-    assert doctor(SCRIPTS / "leak_loss.py").metrics["steps"] <= 10 + 50
+    assert doctor(SCRIPTS / "leak_loss.py").metrics["steps"] <= 50
     assert doctor(SCRIPTS / "detached.py").metrics["steps"] <= 50
     assert doctor(SCRIPTS / "nan_mid.py").metrics["steps"] <= 61 + 1
 

@@ -13,7 +13,7 @@ STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
 
 
 def verdict(v: Verdict, script_label: str) -> None:

@@ -12,8 +12,8 @@ from debuglab.probes.base import Probe
 from debuglab.verdict import Check
 
 SAMPLE_EVERY = 5  # steps between heap samples taken in the child for early stopping
-GRAPHS_LEAKED = 20  # graphs alive beyond the warm-up level that prove a leak
-DECIDE_AFTER = 40  # steps after warm-up before the heap slope may stop a run
+GRAPHS_LEAKED = 20  # live autograd graphs that prove a leak (a correct loop keeps one or two)
+DECIDE_AFTER = 30  # steps after warm-up before the heap slope may stop a run
 
 
 class _GraphToken:
@@ -73,7 +73,6 @@ class MemoryProbe(Probe):
         self.heap_now = (lambda: torch.cuda.memory_allocated()) if self.cuda else _mallinfo()
         self.samples: list[tuple[int, int]] = []
         self.wall_ms: list[float] = []
-        self.graphs_at_warmup = None
         self.time = time
         self.tracker = None
         self.baseline = 0
@@ -105,17 +104,15 @@ class MemoryProbe(Probe):
         record["graphs"] = self.graphs[0]
         self.graphs_max = max(self.graphs_max, self.graphs[0])
         self.wall_ms.append(self.time.time() * 1000.0)
-        if step == run.warmup_steps:
-            self.graphs_at_warmup = self.graphs[0]
         if self.heap_now is not None and step % SAMPLE_EVERY == 0:
             heap = self.heap_now()
             record["heap"] = heap
             if step > run.warmup_steps:
                 self.samples.append((step, heap))
-        if step <= run.warmup_steps + DECIDE_AFTER or step % SAMPLE_EVERY:
-            return
-        if self.graphs_at_warmup is not None and self.graphs[0] - self.graphs_at_warmup >= GRAPHS_LEAKED:
+        if self.graphs[0] >= GRAPHS_LEAKED:  # no need to wait for warm-up: graphs are counted exactly
             run.stop("memory_growth", _graphs_message(self.graphs[0], step))
+            return
+        if step <= run.warmup_steps + DECIDE_AFTER or step % SAMPLE_EVERY:
             return
         per_step, rising = growth(self.samples)
         if per_step > 4 * self.growth_target and rising > 0.6:
