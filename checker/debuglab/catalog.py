@@ -171,6 +171,8 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
     for name in probes:
         if name not in PROBE_NAMES:
             raise run.fail("probes", f"names unknown probe {name!r}; known: {', '.join(PROBE_NAMES)}")
+    if "profiler" not in probes:
+        raise run.fail("probes", "must include 'profiler': every lab's verdict has a performance check")
     loss_drop = run.get("loss_drop", (int, float), required=False)
 
     outcome = []

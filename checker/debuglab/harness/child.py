@@ -235,6 +235,20 @@ def _integrity(run: ChildRun, wrappers: dict) -> list[str]:
     return problems
 
 
+def _set_up(spec: dict, channel) -> ChildRun:
+    import torch
+
+    torch.set_num_threads(spec["threads"])
+    from debuglab import probes as probe_registry
+
+    run = ChildRun(spec, channel)
+    run.probes = [probe_registry.create(name) for name in spec["probes"]]
+    run.install()
+    for probe in run.probes:
+        probe.install(run)
+    return run
+
+
 def main() -> None:
     spec_path = sys.argv[1]
     with open(spec_path) as f:
@@ -249,20 +263,17 @@ def main() -> None:
     channel = ChannelWriter(spec["channel_fd"], spec["token"])
     del spec["token"]
 
-    import torch
-
-    torch.set_num_threads(spec["threads"])
-    from debuglab import probes as probe_registry
-
-    run = ChildRun(spec, channel)
-    run.probes = [probe_registry.create(name) for name in spec["probes"]]
-    run.install()
-    for probe in run.probes:
-        probe.install(run)
+    try:
+        run = _set_up(spec, channel)
+    except BaseException as exc:  # the checker's own failure: never blamed on the learner's script
+        channel.send("checker_error", message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        os._exit(1)
     # The checker's functions as installed, to notice a script that replaces or patches them.
     watched = [(ChildRun, name) for name in ("_before_step", "_after_step", "flush", "stop", "finish_probes")]
     watched += [(type(p), phase) for p in run.probes for phase in ("before_step", "after_step", "on_backward", "finish")]
     wrappers = {f"{owner.__qualname__}.{name}": (owner, name, getattr(owner, name), getattr(owner, name).__code__) for owner, name in watched}
+    import torch
+
     channel.send("hello", torch=torch.__version__, python=sys.version.split()[0], pid=os.getpid())
 
     script = run.script

@@ -29,8 +29,10 @@ class NumericsProbe(Probe):
             label = name or type(module).__name__
 
             def hook(module, args, output, label=label):
-                if isinstance(output, torch.Tensor) and output.is_floating_point():
-                    self.flags.append((label, torch.isfinite(output).all()))
+                # A module may return a tensor, or a tuple such as (logits, loss).
+                for tensor in output if isinstance(output, (tuple, list)) else (output,):
+                    if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+                        self.flags.append((label, torch.isfinite(tensor).all()))
 
             self.handles.append(module.register_forward_hook(hook))
 

@@ -33,7 +33,9 @@ class ProfilerProbe(Probe):
         self.trace_start = max(1, run.warmup_steps - TRACE_STEPS - 1)
         self.dataset_line = None
         self.step_ms: list[float] = []
+        self.wait_ms: list[float] = []
         options = run.spec["options"]
+        self.wait_fraction_limit = options.get("dataloader_wait_fraction", 0.05)
         reference_ms = options.get("reference_step_ms")
         # A run this far beyond the target is slow beyond doubt: stop it instead of waiting.
         self.too_slow_ms = 3 * options.get("step_time_ratio", 1.5) * reference_ms if reference_ms else None
@@ -71,10 +73,11 @@ class ProfilerProbe(Probe):
         torch.Tensor.cpu = lambda tensor, *a, **k: (counted_cpu if tensor.device.type != "cpu" else original_cpu)(tensor, *a, **k)
 
     def after_step(self, run, record: dict) -> None:
+        record["wait"], self.wait = self.wait, 0.0
         if run.step > run.warmup_steps and not record.get("profiled") and self.profiler is None:
             self.step_ms.append(record["dt"] * 1000)
+            self.wait_ms.append(record["wait"] * 1000)
             self._maybe_too_slow(run)
-        record["wait"], self.wait = self.wait, 0.0
         record["syncs"], self.syncs = self.syncs, 0
         step = run.step
         if step == self.trace_start:
@@ -88,7 +91,13 @@ class ProfilerProbe(Probe):
         if self.too_slow_ms is None or len(self.step_ms) < SLOW_AFTER or len(self.step_ms) % 10:
             return
         fast = _quantile(self.step_ms, 0.2)
-        if fast > self.too_slow_ms:
+        if fast <= self.too_slow_ms:
+            return
+        waiting = sum(self.wait_ms) / sum(self.step_ms)
+        if waiting > self.wait_fraction_limit:  # the time goes to the input pipeline: name that
+            run.stop("dataloader_wait", f"after {len(self.step_ms)} steps past warm-up the loop waits on the DataLoader "
+                     f"for {100 * waiting:.0f}% of each step, and steps take over 3 times the target")
+        else:
             run.stop("step_time", f"after {len(self.step_ms)} steps past warm-up even the fast steps take {fast:.2f} ms, "
                      f"over 3 times the target of {self.too_slow_ms / 3:.2f} ms")
 
@@ -196,6 +205,7 @@ class ProfilerProbe(Probe):
         too_slow = metrics["dataloader_wait_fraction"] > fraction_limit
         if reference_wait is not None:
             too_slow = too_slow and wait > wait_ratio_limit * max(reference_wait, 0.01)
+        too_slow = too_slow or bool(context.stop_for("dataloader_wait"))
         checks.append(
             Check.judge(
                 "dataloader_wait",
