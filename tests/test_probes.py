@@ -1,21 +1,26 @@
 """Every probe on a case with its bug and one without (scripts in tests/scripts)."""
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from conftest import SCRIPTS
 from conftest import doctor as run_doctor
+from probe_cases import write_variant
 
 _verdicts: dict = {}
+_VARIANTS = Path(tempfile.mkdtemp(prefix="debuglab-variants-"))
 
 
-def doctor(script: Path):
-    """Each script runs once per session; several tests read the same verdict."""
-    if script not in _verdicts:
-        _verdicts[script] = run_doctor(script)
-    return _verdicts[script]
+def doctor(name: str):
+    """Judge base.py or one of its bug variants; each runs once per session (several tests read
+    the same verdict)."""
+    if name not in _verdicts:
+        script = SCRIPTS / "base.py" if name == "base" else write_variant(name, _VARIANTS)
+        _verdicts[name] = run_doctor(script)
+    return _verdicts[name]
 
 
 def failed(verdict) -> list[str]:
@@ -23,7 +28,7 @@ def failed(verdict) -> list[str]:
 
 
 def test_clean_loop_passes_every_probe():
-    verdict = doctor(SCRIPTS / "base.py")
+    verdict = doctor("base")
     assert verdict.status == "pass", verdict.message
     assert verdict.metrics["steps"] == 120
     assert abs(verdict.metrics["growth_bytes_per_step"]) < 1024
@@ -34,19 +39,19 @@ def test_clean_loop_passes_every_probe():
 @pytest.mark.parametrize(
     "script, check, words",
     [
-        ("detached.py", "gradient_flow", ["encoder.0.weight", "no gradient"]),
-        ("stale_grad.py", "zero_grad", ["previous step's gradient"]),
-        ("raw_weight.py", "parameter_registration", ["scale", "not an nn.Parameter"]),
-        ("no_optimizer.py", "optimizer_coverage", ["head.weight", "no optimizer owns"]),
-        ("leak_loss.py", "memory_growth", ["autograd graphs alive"]),
-        ("leak_list.py", "memory_growth", ["heap grows"]),
-        ("nan_mid.py", "numerics", ["step 61", "encoder.2"]),
-        ("sync_every_step.py", "host_syncs", [".item()"]),
-        ("slow_loader.py", "dataloader_wait", ["DataLoader"]),
+        ("detached", "gradient_flow", ["encoder.0.weight", "no gradient"]),
+        ("stale_grad", "zero_grad", ["previous step's gradient"]),
+        ("raw_weight", "parameter_registration", ["scale", "not an nn.Parameter"]),
+        ("no_optimizer", "optimizer_coverage", ["head.weight", "no optimizer owns"]),
+        ("leak_loss", "memory_growth", ["autograd graphs alive"]),
+        ("leak_list", "memory_growth", ["heap grows"]),
+        ("nan_mid", "numerics", ["step 61", "encoder.2"]),
+        ("sync_every_step", "host_syncs", [".item()"]),
+        ("slow_loader", "dataloader_wait", ["DataLoader"]),
     ],
 )
 def test_probe_catches_its_bug(script, check, words):
-    verdict = doctor(SCRIPTS / script)
+    verdict = doctor(script)
     assert verdict.status == "fail"
     assert failed(verdict) == [check], verdict.message  # that check, and no false alarm beside it
     message = next(c.message for c in verdict.checks if c.name == check)
@@ -56,20 +61,20 @@ def test_probe_catches_its_bug(script, check, words):
 
 def test_leaks_dead_gradients_and_nans_stop_the_run_early():
     # reported within 50 steps of the first sign, and the script is not run to its end
-    assert doctor(SCRIPTS / "leak_loss.py").metrics["steps"] <= 50
-    assert doctor(SCRIPTS / "detached.py").metrics["steps"] <= 50
-    assert doctor(SCRIPTS / "nan_mid.py").metrics["steps"] <= 61 + 1
+    assert doctor("leak_loss").metrics["steps"] <= 50
+    assert doctor("detached").metrics["steps"] <= 50
+    assert doctor("nan_mid").metrics["steps"] <= 61 + 1
 
 
 def test_memory_probe_points_at_the_retaining_line():
-    verdict = doctor(SCRIPTS / "leak_list.py")
+    verdict = doctor("leak_list")
     lines = [line for line, _, _ in verdict.metrics["retained_by_line"]]
-    source = (SCRIPTS / "leak_list.py").read_text().splitlines()
+    source = Path(verdict.file).read_text().splitlines()
     assert any("model.encoder(torch.randn(256, 16))" in source[n - 1] for n in lines)
 
 
 def test_profiler_writes_a_chrome_trace():
-    verdict = doctor(SCRIPTS / "base.py")
+    verdict = doctor("base")
     trace = Path(verdict.artifacts["trace"])
     assert trace.name.endswith(".pt.trace.json")
     events = json.loads(trace.read_text())["traceEvents"]
@@ -78,5 +83,5 @@ def test_profiler_writes_a_chrome_trace():
 
 def test_sync_probe_counts_only_the_learners_file():
     # base.py calls .item() every 40 steps only; torch's own internals must not be counted
-    verdict = doctor(SCRIPTS / "base.py")
+    verdict = doctor("base")
     assert verdict.metrics["syncs_per_step"] == pytest.approx(3 / 120, abs=0.01)

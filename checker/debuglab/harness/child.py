@@ -17,6 +17,7 @@ from pathlib import Path
 
 HARNESS_DIR = str(Path(__file__).resolve().parent.parent)  # the debuglab package folder
 FLUSH_EVERY = 25
+SYMPTOM_GRACE = 20  # steps a symptom-only stop waits for a probe to name a cause
 
 
 class StopRun(BaseException):
@@ -51,20 +52,25 @@ class ChildRun:
         self._discovery_handles: list = []
         self.summaries: dict | None = None
         self.first_sign: dict | None = None
+        self.pending_symptom: dict | None = None
 
     # -- used by probes ------------------------------------------------------------------------
     def send(self, kind: str, **payload) -> None:
         self.channel.send(kind, **payload)
 
-    def stop(self, check: str, message: str, line: int | None = None) -> None:
+    def stop(self, check: str, message: str, line: int | None = None, symptom: bool = False) -> None:
         """Ask to end the run after this step: `check` has failed beyond doubt. Under `run` (no
-        early stop) the sign is only recorded, and the script goes on to its end."""
+        early stop) the sign is only recorded, and the script goes on to its end.
+
+        A symptom (slow steps) may have a cause another probe is about to name (a leak slows
+        every step too), so it ends the run only after SYMPTOM_GRACE more steps without a cause."""
         sign = {"check": check, "message": message, "line": line, "step": self.step}
-        if self.spec["options"].get("stop_early", True):
-            if self.stop_reason is None:
-                self.stop_reason = sign
-        elif self.first_sign is None:
-            self.first_sign = sign
+        if not self.spec["options"].get("stop_early", True):
+            self.first_sign = self.first_sign or sign
+        elif symptom:
+            self.pending_symptom = self.pending_symptom or sign
+        elif self.stop_reason is None:
+            self.stop_reason = sign
 
     def optimizer_params(self):
         for optimizer in self.optimizers:
@@ -175,6 +181,8 @@ class ChildRun:
         for probe in self.probes:
             probe.after_step(self, record)
         self.records.append(record)
+        if self.stop_reason is None and self.pending_symptom and self.step >= self.pending_symptom["step"] + SYMPTOM_GRACE:
+            self.stop_reason = {**self.pending_symptom, "step": self.step}
         if len(self.records) >= FLUSH_EVERY or self.stop_reason is not None:
             self.flush()
         if self.stop_reason is not None:

@@ -96,10 +96,10 @@ class ProfilerProbe(Probe):
         waiting = sum(self.wait_ms) / sum(self.step_ms)
         if waiting > self.wait_fraction_limit:  # the time goes to the input pipeline: name that
             run.stop("dataloader_wait", f"after {len(self.step_ms)} steps past warm-up the loop waits on the DataLoader "
-                     f"for {100 * waiting:.0f}% of each step, and steps take over 3 times the target")
+                     f"for {100 * waiting:.0f}% of each step, and steps take over 3 times the target", symptom=True)
         else:
             run.stop("step_time", f"after {len(self.step_ms)} steps past warm-up even the fast steps take {fast:.2f} ms, "
-                     f"over 3 times the target of {self.too_slow_ms / 3:.2f} ms")
+                     f"over 3 times the target of {self.too_slow_ms / 3:.2f} ms", symptom=True)
 
     def _start_trace(self, run) -> None:
         import torch
@@ -163,21 +163,6 @@ class ProfilerProbe(Probe):
         reference = context.reference
         targets = context.targets
         sync_lines = context.evidence.summary("profiler").get("sync_lines", {})
-        stop = context.stop_for("step_time")
-        if reference and reference.get("step_time_p20_ms") and "step_time_p20_ms" in metrics:
-            ratio = metrics["step_time_p20_ms"] / reference["step_time_p20_ms"]
-            stopped = f" (stopped after {stop['step']} steps: far beyond the target)" if stop else ""
-            limit = targets.get("step_time_ratio", 1.5)
-            checks.append(
-                Check.judge(
-                    "step_time",
-                    ratio <= limit,
-                    f"{ratio:.2f}x ({metrics['step_time_p20_ms']:.2f} ms/step)",
-                    f"<= {limit:g}x the reference fix ({reference['step_time_p20_ms']:.2f} ms/step)",
-                    f"a step takes {ratio:.2f} times as long as in the reference fix on this device: "
-                    "the fix is right but slow (look for work added to every step)" + stopped,
-                )
-            )
         extra = targets.get("extra_syncs_per_step", 0.5)
         allowed = (reference or {}).get("syncs_per_step", 0.0) + extra
         busiest = max(sync_lines.items(), key=lambda item: item[1][1], default=None)
@@ -218,6 +203,22 @@ class ProfilerProbe(Probe):
                 context.evidence.summary("profiler").get("dataset_line"),
             )
         )
+        # Step time last: when the input pipeline or syncs explain a slow step, they lead.
+        stop = context.stop_for("step_time")
+        if reference and reference.get("step_time_p20_ms") and "step_time_p20_ms" in metrics:
+            ratio = metrics["step_time_p20_ms"] / reference["step_time_p20_ms"]
+            stopped = f" (stopped after {stop['step']} steps: far beyond the target)" if stop else ""
+            limit = targets.get("step_time_ratio", 1.5)
+            checks.append(
+                Check.judge(
+                    "step_time",
+                    ratio <= limit,
+                    f"{ratio:.2f}x ({metrics['step_time_p20_ms']:.2f} ms/step)",
+                    f"<= {limit:g}x the reference fix ({reference['step_time_p20_ms']:.2f} ms/step)",
+                    f"a step takes {ratio:.2f} times as long as in the reference fix on this device: "
+                    "the fix is right but slow (look for work added to every step)" + stopped,
+                )
+            )
         return checks
 
 

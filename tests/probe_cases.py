@@ -1,0 +1,89 @@
+"""Bug-present variants of tests/scripts/base.py, one bug each, written out when a test needs them.
+
+Each variant is (docstring, [(text in base.py, replacement), ...]); every replacement must apply.
+"""
+
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent / "scripts" / "base.py"
+
+VARIANTS = {
+    "detached": (
+        "Bug: the encoder's output is detached, so the encoder never gets a gradient.",
+        [("return self.head(self.encoder(x))", "return self.head(self.encoder(x).detach())")],
+    ),
+    "stale_grad": (
+        "Bug: zero_grad is never called, so gradients add up across steps.",
+        [("    optimizer.zero_grad()\n", "")],
+    ),
+    "raw_weight": (
+        "Bug: a weight is a raw tensor with requires_grad, not an nn.Parameter.",
+        [
+            ("model = Net()\n", "model = Net()\nscale = torch.ones(4, requires_grad=True)\n"),
+            ("torch.optim.SGD(model.parameters(), lr=0.1)", "torch.optim.SGD([*model.parameters(), scale], lr=0.1)"),
+            ("model(x), y)", "model(x) * scale, y)"),
+        ],
+    ),
+    "no_optimizer": (
+        "Bug: the head's parameters are not given to the optimizer.",
+        [("torch.optim.SGD(model.parameters(), lr=0.1)", "torch.optim.SGD(model.encoder.parameters(), lr=0.1)")],
+    ),
+    "leak_loss": (
+        "Bug: the running loss is accumulated as a tensor, chaining every step's graph.",
+        [
+            ("weights = torch.randn(16, 4)\n", "weights = torch.randn(16, 4)\nrunning = 0.0\n"),
+            ("    optimizer.step()\n", "    optimizer.step()\n    running = running + loss\n"),
+        ],
+    ),
+    "leak_list": (
+        "Bug: every step's activations (with their graph) are kept in a list.",
+        [
+            ("weights = torch.randn(16, 4)\n", "weights = torch.randn(16, 4)\nfeatures = []\n"),
+            (
+                "    loss = nn.functional.cross_entropy(model(x), y)\n",
+                "    hidden = model.encoder(torch.randn(256, 16))\n    features.append(hidden)\n"
+                "    loss = nn.functional.cross_entropy(model(x), y)\n",
+            ),
+        ],
+    ),
+    "nan_mid": (
+        "Bug: from step 60 the encoder's output is divided by zero, so a NaN appears mid-training.",
+        [
+            (
+                "class Net(nn.Module):",
+                "class Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.calls = 0\n\n"
+                "    def forward(self, x):\n        self.calls += 1\n        return x / (0.0 if self.calls > 60 else 1.0)\n\n\n"
+                "class Net(nn.Module):",
+            ),
+            ("nn.Sequential(nn.Linear(16, 32), nn.ReLU())", "nn.Sequential(nn.Linear(16, 32), nn.ReLU(), Scale())"),
+        ],
+    ),
+    "sync_every_step": (
+        "Bug: .item() on every step makes the host wait for the device every step.",
+        [("    if step % 40 == 0:\n        print", "    value = loss.item()\n    if step % 40 == 0:\n        print")],
+    ),
+    "slow_loader": (
+        "Bug: each item is slow to produce, so the loop waits on the DataLoader.",
+        [
+            (
+                "for step in range(STEPS):\n    x = torch.randn(32, 16)\n    y = (x @ weights).argmax(dim=1)\n",
+                "class Slow(torch.utils.data.Dataset):\n    def __len__(self):\n        return STEPS * 32\n\n"
+                "    def __getitem__(self, i):\n        import time\n        time.sleep(0.0005)\n        x = torch.randn(16)\n"
+                "        return x, (x @ weights).argmax()\n\n\n"
+                "for step, (x, y) in enumerate(torch.utils.data.DataLoader(Slow(), batch_size=32)):\n",
+            )
+        ],
+    ),
+}
+
+
+def write_variant(name: str, folder: Path) -> Path:
+    doc, edits = VARIANTS[name]
+    source = BASE.read_text()
+    source = f'"""{doc}"""\n' + source[source.index('"""', 3) + 4 :]
+    for old, new in edits:
+        assert old in source, f"variant {name}: {old!r} is not in base.py any more"
+        source = source.replace(old, new)
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    return path
