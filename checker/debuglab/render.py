@@ -13,7 +13,9 @@ STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
+    # Logs and notebooks (not a terminal) get wide lines rather than 80 columns of wrapped table.
+    width = None if sys.stdout.isatty() else 140
+    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True, width=width)
 
 
 def verdict(v: Verdict, script_label: str) -> None:
