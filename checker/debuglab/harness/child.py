@@ -245,6 +245,7 @@ def _integrity(run: ChildRun, wrappers: dict) -> list[str]:
 
 def _set_up(spec: dict, channel) -> ChildRun:
     import torch
+    import torch._dynamo  # noqa: F401  every optimizer imports it; here it happens before memray tracks allocations
 
     torch.set_num_threads(spec["threads"])
     from debuglab import probes as probe_registry

@@ -153,9 +153,8 @@ class MemoryProbe(Probe):
         metrics = {"graphs_alive_at_end": summary.get("graphs_alive"), "graphs_alive_max": summary.get("graphs_max")}
         points = [(s, h) for s, h in summary.get("samples", [])]
         if summary.get("memray"):
-            points, peak, lines = _read_memray(summary["memray"], summary.get("wall_ms", []), warmup, evidence.script)
+            points, peak = _read_heap(summary["memray"], summary.get("wall_ms", []), warmup)
             metrics["peak_bytes"] = summary.get("baseline_bytes", 0) + peak
-            metrics["retained_by_line"] = lines
         elif "peak_bytes" in summary:
             metrics["peak_bytes"] = summary["peak_bytes"]
             metrics["reserved_bytes"] = summary["reserved_bytes"]
@@ -173,7 +172,10 @@ class MemoryProbe(Probe):
         leaked_graphs = graphs > 2 + (context.reference or {}).get("graphs_alive_max", 1)
         grows = per_step > target and metrics.get("growth_rising_share", 0) > 0.5
         stop = context.stop_for("memory_growth")
-        lines = metrics.get("retained_by_line") or []
+        failing = bool(grows or leaked_graphs or stop)
+        memray_file = context.evidence.summary("memory").get("memray")
+        # Reading every retained allocation's stack costs about half a second: only for a failure.
+        lines = retained_by_line(memray_file, context.evidence) if failing and memray_file else []
         where = ""
         if lines:
             where = "; memory allocated every step and never freed comes from " + ", ".join(
@@ -189,7 +191,7 @@ class MemoryProbe(Probe):
         checks = [
             Check.judge(
                 "memory_growth",
-                not (grows or leaked_graphs or stop),
+                not failing,
                 f"{measured_growth}, {graphs} graphs alive",
                 f"<= {target / 1024:.2f} KB/step, graphs freed each step",
                 message,
@@ -220,9 +222,8 @@ def _graphs_message(alive: int, step: int) -> str:
 PACKAGE_DIR = str(_PACKAGE_PATH)
 
 
-def _read_memray(path: str, wall_ms: list[float], warmup: int, script: str):
-    """Heap per step (snapshot times mapped to step numbers), the peak, and the learner's lines
-    that allocate every step and never free."""
+def _read_heap(path: str, wall_ms: list[float], warmup: int) -> tuple[list[tuple[int, int]], int]:
+    """Heap per step after warm-up (snapshot times mapped to step numbers) and the peak."""
     import bisect
 
     import memray
@@ -233,20 +234,26 @@ def _read_memray(path: str, wall_ms: list[float], warmup: int, script: str):
         step = bisect.bisect_left(wall_ms, snap.time)  # steps completed by then
         if warmup < step < len(wall_ms):
             floor[step] = min(floor.get(step, snap.heap), snap.heap)
-    points = sorted(floor.items())
-    steps_after = max(len(wall_ms) - warmup, 1)
+    return sorted(floor.items()), reader.metadata.peak_memory
+
+
+def retained_by_line(path: str, evidence) -> list[tuple[int, int, int]]:
+    """(line, bytes, allocations) of the learner's lines whose allocations, made about every step,
+    were never freed: where a leak's memory comes from."""
+    import memray
+
+    steps_after = max(len(evidence.summary("memory").get("wall_ms", [])) - evidence.warmup_steps, 1)
     by_line: dict[int, list[int]] = {}
-    for record in reader.get_leaked_allocation_records(merge_threads=True):
+    for record in memray.FileReader(path).get_leaked_allocation_records(merge_threads=True):
         stack = record.stack_trace()
         if any("importlib" in file or file.startswith(PACKAGE_DIR) for _, file, _ in stack):
             continue  # a module imported lazily during training, or the probes' own records
-        line = next((ln for _, file, ln in stack if file == script), None)
+        line = next((ln for _, file, ln in stack if file == evidence.script), None)
         if line is not None:
             entry = by_line.setdefault(line, [0, 0])
             entry[0] += record.size
             entry[1] += record.n_allocations
-    lines = sorted(
+    return sorted(
         ((ln, size, count) for ln, (size, count) in by_line.items() if count >= steps_after // 2),
         key=lambda item: -item[1],
     )
-    return points, reader.metadata.peak_memory, lines

@@ -26,6 +26,11 @@ class NumericsProbe(Probe):
         if run.model is None:
             return
         for name, module in run.model.named_modules():
+            # Containers (Sequential, ModuleList...) only pass on their children's outputs: hook the
+            # modules that compute something, the learner's own modules and the root.
+            own = getattr(type(module).forward, "__code__", None) is not None and type(module).forward.__code__.co_filename == run.script
+            if name and not own and any(True for _ in module.children()):
+                continue
             label = name or type(module).__name__
 
             def hook(module, args, output, label=label):
