@@ -20,7 +20,6 @@ PERF_METRICS = (
     "syncs_per_step",
     "dataloader_wait_per_step_ms",
     "peak_bytes",
-    "graphs_alive_max",
 )
 
 
@@ -34,12 +33,12 @@ def _machine() -> str:
     return f"{platform.node()}|{platform.machine()}|{cpu}|{os.cpu_count()}"
 
 
-FORMAT = 2  # bump when the figures stored here change meaning
-
-
 def key(lab: Lab, profile: Profile) -> str:
-    digest = hashlib.sha256(f"{__version__}|{FORMAT}".encode())
-    for path in (lab.lab_dir / "lab.toml", lab.train_path, lab.fix_path, lab.checks_path):
+    """Machine, torch, profile, lab content and the checker's own measuring code (a change to a
+    probe or the harness changes what is measured)."""
+    digest = hashlib.sha256(__version__.encode())
+    measuring = sorted((paths.PACKAGE_DIR / "probes").glob("*.py")) + sorted((paths.PACKAGE_DIR / "harness").glob("*.py"))
+    for path in (*measuring, lab.lab_dir / "lab.toml", lab.train_path, lab.fix_path, lab.checks_path):
         if path is not None and path.is_file():
             digest.update(path.read_bytes())
     try:
