@@ -165,3 +165,25 @@ def test_reset_asks_first_and_keeps_a_backup(isolated):
 def test_python_dash_m_works():
     result = subprocess.run([sys.executable, "-m", "debuglab", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "debuglab" in result.stdout
+
+
+def test_list_shows_family_difficulty_and_status():
+    result = cli("list", env=CATALOG_ENV)
+    assert result.returncode == 0
+    row = next(line for line in result.stdout.splitlines() if "loop-01" in line)
+    assert row.split()[:4] == ["1", "loop-01", "loop", "*"] and row.rstrip().endswith("new")
+
+
+def test_cuda_without_a_gpu_is_a_usage_error():
+    if os.path.exists("/dev/nvidia0"):
+        pytest.skip("this machine has a GPU")
+    result = cli("verify", "loop-01", "--device", "cuda", env=CATALOG_ENV)
+    assert result.returncode == 2 and "no CUDA GPU" in one_line(result.stderr)
+
+
+def test_doctor_judges_any_script():
+    from conftest import SCRIPTS
+
+    result = cli("doctor", str(SCRIPTS / "base.py"), "--json")
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 0 and verdict["status"] == "pass" and verdict["lab"] is None

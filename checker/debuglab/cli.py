@@ -68,10 +68,10 @@ def list_labs(as_json: bool) -> None:
         click.echo(json.dumps({"workspace": str(workspace.root), "labs": rows}, indent=2))
         return
     width = max(len(r["title"]) for r in rows) if rows else 10
-    click.echo(f"{'#':>2}  {'lab':<8}  {'difficulty':<10}  {'title':<{width}}  status")
+    click.echo(f"{'#':>2}  {'lab':<8}  {'family':<6}  {'difficulty':<10}  {'title':<{width}}  status")
     for n, row in enumerate(rows, 1):
         stars = "*" * row["difficulty"]
-        click.echo(f"{n:>2}  {row['id']:<8}  {stars:<10}  {row['title']:<{width}}  {row['status']}")
+        click.echo(f"{n:>2}  {row['id']:<8}  {row['family']:<6}  {stars:<10}  {row['title']:<{width}}  {row['status']}")
     click.echo(f"\nworkspace: {workspace.root}    start with: debuglab run {rows[0]['id'] if rows else 'LAB'}")
 
 
