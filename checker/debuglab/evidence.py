@@ -15,7 +15,6 @@ class Evidence:
     result: RunResult
     script: str
     warmup_steps: int
-    steps_expected: int
 
     @cached_property
     def steps(self) -> list[dict]:

@@ -78,7 +78,3 @@ def symptom(metrics: dict, stopped: dict | None) -> None:
         out.print(f"  {label:<36} {value}")
     if stopped:
         out.print(f"  [yellow]note[/]: {stopped['message']} (from step {stopped['step']})")
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()

@@ -69,7 +69,7 @@ def execute(
         options=targets,
     )
     result = run_script(spec, on_event=on_event)
-    return Evidence(result, str(spec.script), spec.warmup_steps, spec.steps)
+    return Evidence(result, str(spec.script), spec.warmup_steps)
 
 
 def measure(evidence: Evidence, lab: Lab | None) -> tuple[dict, list]:

@@ -34,7 +34,6 @@ class ChildRun:
         self.channel = channel
         self.script = str(Path(spec["script"]).resolve())
         self.run_dir = Path(spec["run_dir"])
-        self.steps_expected: int = spec["steps"]
         self.warmup_steps: int = spec["warmup_steps"]
         self.probes = []
         self.step = 0  # optimizer steps completed

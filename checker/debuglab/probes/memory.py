@@ -143,7 +143,7 @@ class MemoryProbe(Probe):
     def finish(self, run) -> dict:
         import torch
 
-        summary = {"graphs_alive": self.graphs[0], "graphs_max": self.graphs_max, "wall_ms": self.wall_ms, "samples": self.samples}
+        summary = {"graphs_max": self.graphs_max, "wall_ms": self.wall_ms, "samples": self.samples}
         if self.cuda:
             summary.update(
                 peak_bytes=torch.cuda.max_memory_allocated(),
@@ -159,7 +159,7 @@ class MemoryProbe(Probe):
     def summarise(self, evidence) -> dict:
         summary = evidence.summary("memory")
         warmup = evidence.warmup_steps
-        metrics = {"graphs_alive_at_end": summary.get("graphs_alive"), "graphs_alive_max": summary.get("graphs_max")}
+        metrics = {"graphs_alive_max": summary.get("graphs_max")}
         points = [(s, h) for s, h in summary.get("samples", [])]
         if summary.get("memray"):
             points, peak = _read_heap(summary["memray"], summary.get("wall_ms", []), warmup)
