@@ -14,6 +14,7 @@ from debuglab.profiles import Profile
 from debuglab.verdict import ERROR, FAIL, SKIP, Check, Verdict, conclude
 
 PERF_CHECKS = ("step_time", "host_syncs", "dataloader_wait", "peak_memory")
+TIMING_METRICS = ("step_time_p20_ms", "step_time_median_ms", "dataloader_wait_per_step_ms", "dataloader_wait_fraction")
 DOCTOR_STEPS = 10**9  # doctor does not know how many steps a script takes
 
 
@@ -174,9 +175,17 @@ def verify(
         if reference is None:
             reference, fresh = calibrate(lab, profile, device, runs_root), True
     checks = judge(lab, evidence, profile, metrics, instances, reference)
-    if lab is not None and not fresh and any(c.name in PERF_CHECKS and c.status == FAIL for c in checks):
-        # A cached reference may come from a quieter moment: measure it again, side by side, before failing.
-        reference = calibrate(lab, profile, device, runs_root)
+    if lab is not None and evidence.stop is None and any(c.name in PERF_CHECKS and c.status == FAIL for c in checks):
+        # Shared machines have noisy moments. Before a performance check may fail, measure again
+        # side by side: the script once more (its better timings count) and the reference afresh.
+        again = execute(script, profile, device, new_run_dir(runs_root, f"{label}-again"), lab, reference=reference)
+        if again.failure() is None:
+            repeat, _ = measure(again, lab)
+            for key in TIMING_METRICS:
+                if key in metrics and key in repeat:
+                    metrics[key] = min(metrics[key], repeat[key])
+        if not fresh:
+            reference = calibrate(lab, profile, device, runs_root)
         checks = judge(lab, evidence, profile, metrics, instances, reference)
     if reference:
         metrics["reference"] = reference
