@@ -77,4 +77,5 @@ def symptom(metrics: dict, stopped: dict | None) -> None:
     for label, value in rows:
         out.print(f"  {label:<36} {value}")
     if stopped:
-        out.print(f"  [yellow]note[/]: {stopped['message']} (from step {stopped['step']})")
+        # What verify would stop on: the first certain sign, and which check it fails.
+        out.print(f"  [yellow]first sign[/] at step {stopped['step']} ({stopped['check']}): {stopped['message']}")
