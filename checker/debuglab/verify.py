@@ -170,10 +170,8 @@ def verify(
         return verdict
     metrics, instances = measure(evidence, lab)
     fresh = False
-    if lab is not None and reference is None:
-        reference = calibration.load(lab, profile)
-        if reference is None:
-            reference, fresh = calibrate(lab, profile, device, runs_root), True
+    if lab is not None and reference is None:  # nothing cached for this machine yet
+        reference, fresh = calibrate(lab, profile, device, runs_root), True
     checks = judge(lab, evidence, profile, metrics, instances, reference)
     if lab is not None and evidence.stop is None and any(c.name in PERF_CHECKS and c.status == FAIL for c in checks):
         # Shared machines have noisy moments. Before a performance check may fail, measure again
