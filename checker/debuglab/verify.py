@@ -30,6 +30,11 @@ class JudgeContext:
         return stop if stop and stop.get("check") == check else None
 
 
+def merged_targets(profile: Profile, lab: Lab | None) -> dict:
+    """The profile's targets with the lab's overrides for that profile on top."""
+    return {**profile.targets, **(lab.targets_for(profile.name) if lab else {})}
+
+
 def new_run_dir(root: Path, label: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
@@ -52,7 +57,7 @@ def execute(
     stop_early: bool = True,
     reference: dict | None = None,
 ) -> Evidence:
-    targets = {**profile.targets, **(lab.targets_for(profile.name) if lab else {}), "stop_early": stop_early}
+    targets = {**merged_targets(profile, lab), "stop_early": stop_early}
     if reference and reference.get("step_time_p20_ms"):
         targets["reference_step_ms"] = reference["step_time_p20_ms"]
     spec = RunSpec(
@@ -85,8 +90,7 @@ def measure(evidence: Evidence, lab: Lab | None) -> tuple[dict, list]:
 
 
 def judge(lab: Lab | None, evidence: Evidence, profile: Profile, metrics: dict, instances: list, reference: dict | None) -> list[Check]:
-    targets = {**profile.targets, **(lab.targets_for(profile.name) if lab else {})}
-    context = JudgeContext(lab, targets, reference, evidence)
+    context = JudgeContext(lab, merged_targets(profile, lab), reference, evidence)
     stop = evidence.stop
     checks: list[Check] = []
     if lab is not None:

@@ -52,6 +52,8 @@ class ChildRun:
         self.summaries: dict | None = None
         self.first_sign: dict | None = None
         self.pending_symptom: dict | None = None
+        self._norms_key: tuple | None = None
+        self._norms: dict[int, float] = {}
 
     # -- used by probes ------------------------------------------------------------------------
     def send(self, kind: str, **payload) -> None:
@@ -70,6 +72,18 @@ class ChildRun:
             self.pending_symptom = self.pending_symptom or sign
         elif self.stop_reason is None:
             self.stop_reason = sign
+
+    def gradient_norms(self, optimizer) -> dict[int, float]:
+        """id(parameter) -> norm of its .grad, for the parameters with one, read to the host once
+        per step however many probes ask (one host sync on a GPU)."""
+        key = (self.step, id(optimizer))
+        if self._norms_key != key:
+            import torch
+
+            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            norms = torch.stack(torch._foreach_norm([p.grad for p in params])).float().cpu().tolist() if params else []
+            self._norms_key, self._norms = key, {id(p): n for p, n in zip(params, norms)}
+        return self._norms
 
     def optimizer_params(self):
         for optimizer in self.optimizers:

@@ -3,6 +3,8 @@ optimizer owns; tensors that act as weights without being nn.Parameters."""
 
 from __future__ import annotations
 
+import math
+
 from debuglab.probes.base import Probe
 from debuglab.verdict import Check
 
@@ -55,7 +57,7 @@ class GradFlowProbe(Probe):
             if not leaf.requires_grad:
                 continue
             if key not in run.module_param_ids:
-                self.unregistered.append({"shape": list(leaf.shape), "name": _variable_name(run, leaf), "line": self.leaf_lines.get(key)})
+                self.unregistered.append({"shape": list(leaf.shape), "name": _variable_name(leaf), "line": self.leaf_lines.get(key)})
             elif key not in owned:
                 self.uncovered.append({"name": run.name_of(leaf), "line": run.module_line(run.name_of(leaf))[1]})
         for p in run.optimizer_params():
@@ -76,20 +78,19 @@ class GradFlowProbe(Probe):
         return on_arrival
 
     def before_step(self, run, optimizer) -> None:
-        import torch
-
         step = run.step + 1  # the step being taken
         self._settle_stale(run, step)
         params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
-        with_grad = [p for p in params if p.grad is not None]
-        problems = {id(p): "no gradient (.grad is None)" for p in params if p.grad is None}
-        if with_grad:
-            norms = torch.stack(torch._foreach_norm([p.grad for p in with_grad])).float().cpu().tolist()
-            for p, norm in zip(with_grad, norms):
-                if norm != norm or norm in (float("inf"), float("-inf")):
-                    problems[id(p)] = "a non-finite gradient"
-                elif norm == 0.0:
-                    problems[id(p)] = "an all-zero gradient"
+        norms = run.gradient_norms(optimizer)
+        problems = {}
+        for p in params:
+            norm = norms.get(id(p))
+            if norm is None:
+                problems[id(p)] = "no gradient (.grad is None)"
+            elif not math.isfinite(norm):
+                problems[id(p)] = "a non-finite gradient"
+            elif norm == 0.0:
+                problems[id(p)] = "an all-zero gradient"
         for p in params:
             key = id(p)
             if key in problems:
@@ -167,7 +168,7 @@ class GradFlowProbe(Probe):
         ]
 
 
-def _variable_name(run, tensor) -> str:
+def _variable_name(tensor) -> str:
     """The name the learner's code gives a tensor, found in its global variables."""
     import sys
 

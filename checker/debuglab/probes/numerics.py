@@ -8,6 +8,8 @@ function or in backward.
 
 from __future__ import annotations
 
+import math
+
 from debuglab.probes.base import Probe
 from debuglab.verdict import Check
 
@@ -52,10 +54,9 @@ class NumericsProbe(Probe):
     def before_step(self, run, optimizer) -> None:
         import torch
 
-        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if grads:
-            finite = torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
-            self.flags.append(("gradients", finite))
+        norms = run.gradient_norms(optimizer)  # shared with grad_flow: computed once per step
+        if norms:
+            self.flags.append(("gradients", torch.tensor(all(math.isfinite(n) for n in norms.values()))))
             self.optimizer = optimizer
         self._settle(run, run.step + 1)
 
