@@ -46,33 +46,26 @@ def verdict(v: Verdict, script_label: str) -> None:
         out.print(f"[dim]run folder: {artifacts['run_dir']}[/]")
 
 
+# What `run` shows, in order: (label, the metrics it needs, how to show them).
+SYMPTOM_ROWS = (
+    ("optimizer steps", ("steps",), lambda m: f"{m['steps']}"),
+    ("step time (median, after warm-up)", ("step_time_median_ms",), lambda m: f"{m['step_time_median_ms']:.2f} ms"),
+    ("step time, first vs last tenth", ("step_time_first_ms",), lambda m: f"{m['step_time_first_ms']:.2f} ms -> {m['step_time_last_ms']:.2f} ms"),
+    ("heap growth per step", ("growth_bytes_per_step",), lambda m: f"{m['growth_bytes_per_step'] / 1024:.2f} KB"),
+    ("autograd graphs alive (max)", ("graphs_alive_max",), lambda m: f"{m['graphs_alive_max']}"),
+    ("peak memory", ("peak_bytes",), lambda m: f"{m['peak_bytes'] / 2**20:.1f} MiB"),
+    ("waiting on the DataLoader", ("dataloader_wait_fraction",), lambda m: f"{100 * m['dataloader_wait_fraction']:.0f}% of step time"),
+    ("host syncs per step (your file)", ("syncs_per_step",), lambda m: f"{m['syncs_per_step']:.2f}"),
+    ("first non-finite value", ("first_nonfinite_step",), lambda m: f"step {m['first_nonfinite_step']}"),
+    ("loss, first vs last tenth", ("loss_first",), lambda m: f"{m['loss_first']:.4g} -> {m['loss_last']:.4g}"),
+)
+
+
 def symptom(metrics: dict, stopped: dict | None) -> None:
     """What `run` shows after the script's own output: figures, no judgement."""
     out = console()
-    rows = []
-    if "steps" in metrics:
-        rows.append(("optimizer steps", f"{metrics['steps']}"))
-    if metrics.get("step_time_median_ms") is not None:
-        rows.append(("step time (median, after warm-up)", f"{metrics['step_time_median_ms']:.2f} ms"))
-    if metrics.get("step_time_first_ms") is not None:
-        rows.append(("step time, first vs last tenth", f"{metrics['step_time_first_ms']:.2f} ms -> {metrics['step_time_last_ms']:.2f} ms"))
-    if metrics.get("growth_bytes_per_step") is not None:
-        rows.append(("heap growth per step", f"{metrics['growth_bytes_per_step'] / 1024:.2f} KB"))
-    if metrics.get("graphs_alive_max") is not None:
-        rows.append(("autograd graphs alive (max)", f"{metrics['graphs_alive_max']}"))
-    if metrics.get("peak_bytes"):
-        rows.append(("peak memory", f"{metrics['peak_bytes'] / 2**20:.1f} MiB"))
-    if metrics.get("dataloader_wait_fraction") is not None:
-        rows.append(("waiting on the DataLoader", f"{100 * metrics['dataloader_wait_fraction']:.0f}% of step time"))
-    if metrics.get("syncs_per_step") is not None:
-        rows.append(("host syncs per step (your file)", f"{metrics['syncs_per_step']:.2f}"))
-    if metrics.get("first_nonfinite_step") is not None:
-        rows.append(("first non-finite value", f"step {metrics['first_nonfinite_step']}"))
-    if metrics.get("loss_first") is not None:
-        rows.append(("loss, first vs last tenth", f"{metrics['loss_first']:.4g} -> {metrics['loss_last']:.4g}"))
-    for name, value in metrics.items():
-        if name.startswith("heldout") or name.startswith("val_"):
-            rows.append((f"{name} (held-out)", f"{value:.4g}"))
+    rows = [(label, show(metrics)) for label, needs, show in SYMPTOM_ROWS if all(metrics.get(k) is not None for k in needs)]
+    rows += [(f"{name} (held-out)", f"{value:.4g}") for name, value in metrics.items() if name.startswith(("heldout", "val_"))]
     out.print("\n[bold]What the probes saw[/]")
     for label, value in rows:
         out.print(f"  {label:<36} {value}")
