@@ -74,7 +74,57 @@ VARIANTS = {
             )
         ],
     ),
+    "eval_left_on": (
+        "Bug: an evaluation at step 30 calls model.eval() and training goes on in eval mode (Dropout off).",
+        [
+            ("nn.Sequential(nn.Linear(16, 32), nn.ReLU())", "nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.1))"),
+            ("    if step % 40 == 0:\n", "    if step == 30:\n        model.eval()\n        with torch.no_grad():\n            model(x)\n    if step % 40 == 0:\n"),
+        ],
+    ),
+    "resumed_nan": (
+        "Bug: after a resume from a checkpoint at step 30, the rebuilt model divides by zero from its 31st forward.",
+        [
+            (
+                "class Net(nn.Module):",
+                "class Scale(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.calls = 0\n\n"
+                "    def forward(self, x):\n        self.calls += 1\n        return x / (0.0 if self.calls > 30 else 1.0)\n\n\n"
+                "class Net(nn.Module):",
+            ),
+            ("nn.Sequential(nn.Linear(16, 32), nn.ReLU())", "nn.Sequential(nn.Linear(16, 32), nn.ReLU(), Scale())"),
+            ("for step in range(STEPS):\n", "for step in range(STEPS):\n" + "RESUME"),
+        ],
+    ),
 }
+
+# Bug-absent counterparts of some variants: the same structure, done right.
+CLEAN_VARIANTS = {
+    "eval_restored": (
+        "No bug: an evaluation at step 30 calls model.eval(), then model.train() before training goes on.",
+        [
+            ("nn.Sequential(nn.Linear(16, 32), nn.ReLU())", "nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.1))"),
+            (
+                "    if step % 40 == 0:\n",
+                "    if step == 30:\n        model.eval()\n        with torch.no_grad():\n            model(x)\n        model.train()\n"
+                "    if step % 40 == 0:\n",
+            ),
+        ],
+    ),
+    "resumed": (
+        "No bug: at step 30 the run resumes from a checkpoint into a new model and optimizer, as after a preemption.",
+        [("for step in range(STEPS):\n", "for step in range(STEPS):\n" + "RESUME")],
+    ),
+}
+VARIANTS.update(CLEAN_VARIANTS)
+
+RESUME = """    if step == 30:
+        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        model = Net()
+        model.load_state_dict(checkpoint["model"])
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+"""
+for _name, (_doc, _edits) in VARIANTS.items():
+    VARIANTS[_name] = (_doc, [(old, new.replace("RESUME", RESUME)) for old, new in _edits])
 
 
 def write_variant(name: str, folder: Path) -> Path:

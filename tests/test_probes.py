@@ -48,6 +48,8 @@ def test_clean_loop_passes_every_probe():
         ("nan_mid", "numerics", ["step 61", "encoder.2"]),
         ("sync_every_step", "host_syncs", [".item()"]),
         ("slow_loader", "dataloader_wait", ["DataLoader"]),
+        ("eval_left_on", "train_mode", ["eval mode", "step 32", "encoder.2"]),
+        ("resumed_nan", "numerics", ["step 61", "encoder.2"]),
     ],
 )
 def test_probe_catches_its_bug(script, check, words):
@@ -57,6 +59,26 @@ def test_probe_catches_its_bug(script, check, words):
     message = next(c.message for c in verdict.checks if c.name == check)
     for word in words:
         assert word in message
+
+
+@pytest.mark.parametrize("script", ["eval_restored", "resumed"])
+def test_the_same_structure_without_the_bug_passes(script):
+    verdict = doctor(script)
+    assert verdict.status == "pass", verdict.message
+    assert verdict.metrics["steps"] == 120  # a resumed run's new optimizer is counted from its first step
+
+
+def test_loss_spike_finds_a_jump_that_stays_and_not_one_bad_batch():
+    from debuglab.probes.outcome import loss_spike
+
+    smooth = [(i, 1.0 / i) for i in range(1, 101)]
+    ratio, _ = loss_spike(smooth, warmup=10)
+    assert ratio < 1.0
+    one_bad_batch = [(i, 50.0 if i == 60 else 0.1) for i in range(1, 101)]
+    assert loss_spike(one_bad_batch, warmup=10)[0] == pytest.approx(1.0)
+    resumed_cold = [(i, 0.1 if i <= 60 else 2.0 * 0.98 ** (i - 60)) for i in range(1, 101)]
+    ratio, step = loss_spike(resumed_cold, warmup=10)
+    assert ratio > 10 and step == 61
 
 
 def test_leaks_dead_gradients_and_nans_stop_the_run_early():

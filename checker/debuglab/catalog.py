@@ -15,6 +15,15 @@ from debuglab.errors import DebuglabError
 FORMAT_VERSION = 1
 FAMILIES = ("grad", "dims", "leak", "nan", "data", "loop", "perf", "dist")
 PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome")
+# The course areas learners prepare for; every lab trains one (lab.toml `area`), and `topic` says which part.
+AREAS = (
+    "tensor operations",
+    "custom layers",
+    "training loops",
+    "loss functions",
+    "data pipelines",
+    "debugging and optimisation",
+)
 # Checks every verdict can contain; checks.py metrics add their own names.
 CHECK_NAMES = (
     "trained_to_end",
@@ -30,6 +39,11 @@ CHECK_NAMES = (
     "host_syncs",
     "dataloader_wait",
     "loss_decreases",
+    "loss_spike",
+    "train_mode",
+    "sampler_epoch",
+    "checkpoint_writers",
+    "rank_consistency",
 )
 ID_PATTERN = re.compile(r"^[a-z]+-\d\d$")
 
@@ -62,6 +76,7 @@ class Lab:
     family: str
     difficulty: int
     area: str
+    topic: str
     summary: str
     seen_in: str
     hints: tuple[str, ...]
@@ -162,6 +177,10 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
     if len(hints) < 3 or not all(isinstance(h, str) and h.strip() for h in hints):
         raise top.fail("hints", "must list at least three non-empty strings (symptom, mechanism, fix)")
 
+    area = top.get("area", str)
+    if area not in AREAS:
+        raise top.fail("area", f"is {area!r}; expected one of: {', '.join(AREAS)}")
+
     run = top.sub("run")
     steps = run.get("steps", int)
     warmup = run.get("warmup_steps", int, required=False, default=10)
@@ -195,7 +214,8 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
         title=top.get("title", str),
         family=family,
         difficulty=difficulty,
-        area=top.get("area", str),
+        area=area,
+        topic=top.get("topic", str, required=False, default=""),
         summary=top.get("summary", str),
         seen_in=top.get("seen_in", str, required=False, default=""),
         hints=tuple(hints),

@@ -38,6 +38,7 @@ class ChildRun:
         self.probes = []
         self.step = 0  # optimizer steps completed
         self.optimizers: list = []
+        self.lead = None  # the optimizer whose steps are counted: the first, or one built after training began
         self.model = None
         self.param_names: dict[int, str] = {}  # id(parameter) -> qualified name in the model
         self.module_param_ids: set[int] = set()  # every parameter of every root module seen
@@ -159,7 +160,7 @@ class ChildRun:
     def _discover_model(self, optimizer) -> None:
         for handle in self._discovery_handles:
             handle.remove()
-        owned = {id(p) for p in self.optimizer_params()}
+        owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
         best, best_count = None, 0
         for module in self.root_modules:
             count = 0
@@ -174,9 +175,39 @@ class ChildRun:
         for probe in self.probes:
             probe.on_model(self)
 
+    def _take_over(self, optimizer) -> None:
+        """An optimizer built after training began (a resume from a checkpoint, a rebuilt model):
+        from now on its steps are counted and the module it trains is the model. The module is
+        found among live objects, once, so no hook has to watch every forward for the whole run."""
+        import gc
+
+        import torch
+
+        self.lead = optimizer
+        owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        best, best_key = None, (0, 0)
+        for obj in gc.get_objects():
+            if isinstance(obj, torch.nn.Module):
+                params = list(obj.parameters())
+                key = (sum(id(p) in owned for p in params), len(params))
+                if key[0] and key > best_key:
+                    best, best_key = obj, key
+        if best is None:
+            return
+        self.model = best
+        for p in best.parameters():
+            self.module_param_ids.add(id(p))
+        self.param_names = {id(p): name for name, p in best.named_parameters()}
+        for probe in self.probes:
+            probe.on_model(self)
+
     def _before_step(self, optimizer, args, kwargs):
         if optimizer not in self.optimizers:
             self.optimizers.append(optimizer)
+            if self.lead is None:
+                self.lead = optimizer
+            elif self.in_training:
+                self._take_over(optimizer)
         if not self.in_training:
             self.in_training = True
             self._discover_model(optimizer)
@@ -185,8 +216,8 @@ class ChildRun:
             probe.before_step(self, optimizer)
 
     def _after_step(self, optimizer, args, kwargs):
-        if optimizer is not self.optimizers[0]:
-            return  # one step per iteration of the loop, counted on the first optimizer
+        if optimizer is not self.lead:
+            return  # one step per iteration of the loop, counted on one optimizer
         self.step += 1
         now = time.perf_counter()
         record = {"i": self.step, "t": now, "dt": now - self._last_step_end}

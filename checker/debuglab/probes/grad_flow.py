@@ -1,5 +1,6 @@
 """Gradient flow: parameters that get no, zero, stale or non-finite gradients; parameters no
-optimizer owns; tensors that act as weights without being nn.Parameters."""
+optimizer owns; tensors that act as weights without being nn.Parameters; optimizer steps taken
+while the model is in eval mode."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ class GradFlowProbe(Probe):
         self.stale_steps = _stale_check_steps(run.warmup_steps)
         self.unregistered: list[dict] = []
         self.uncovered: list[dict] = []
+        self.hooked: set[int] = set()  # parameters with an arrival hook
+        self.mode_modules: list = []  # (name, module): modules that behave differently in eval mode
+        self.eval_streak = 0
+        self.eval_steps: dict | None = None  # first step taken in eval mode, and what was in eval mode
 
     def on_backward(self, run, tensor) -> None:
         if self.walks >= GRAPH_WALKS or tensor.grad_fn is None:
@@ -52,6 +57,8 @@ class GradFlowProbe(Probe):
             stack.extend(next_node for next_node, _ in node.next_functions)
 
     def on_model(self, run) -> None:
+        # Called again when a resumed run builds a new model and optimizer: judge afresh.
+        self.unregistered, self.uncovered = [], []
         owned = {id(p) for p in run.optimizer_params()}
         for key, leaf in self.leaves.items():
             if not leaf.requires_grad:
@@ -61,8 +68,10 @@ class GradFlowProbe(Probe):
             elif key not in owned:
                 self.uncovered.append({"name": run.name_of(leaf), "line": run.module_line(run.name_of(leaf))[1]})
         for p in run.optimizer_params():
-            if p.requires_grad:
+            if p.requires_grad and id(p) not in self.hooked:
+                self.hooked.add(id(p))
                 p.register_hook(self._make_arrival_hook(run, p))
+        self.mode_modules = _mode_modules(run.model) if run.model is not None else []
 
     def _make_arrival_hook(self, run, p):
         key = id(p)
@@ -107,6 +116,25 @@ class GradFlowProbe(Probe):
             run.stop("gradient_flow", _describe_flagged(self.flagged), first[1]["line"])
         if step + 1 in self.stale_steps:
             self.armed = {id(p) for p in params}
+        self._check_mode(run, step)
+
+    def _check_mode(self, run, step: int) -> None:
+        """Dropout off and normalisation statistics frozen while the optimizer steps: the model
+        was left in eval mode. Only the root in eval mode or an inactive Dropout counts, because
+        freezing BatchNorm alone while fine-tuning is a deliberate, common choice."""
+        if not self.mode_modules:
+            return
+        root_eval = not run.model.training
+        in_eval = [name for name, m, dropout in self.mode_modules if not m.training and (root_eval or dropout)]
+        if not in_eval:
+            self.eval_streak = 0
+            return
+        self.eval_streak += 1
+        if self.eval_steps is None:
+            self.eval_steps = {"step": step, "modules": in_eval[:5], "root": root_eval, "count": 0}
+        self.eval_steps["count"] += 1
+        if self.eval_streak >= CONSECUTIVE:
+            run.stop("train_mode", _describe_eval(self.eval_steps))
 
     def _settle_stale(self, run, step: int) -> None:
         if not self.stale_pending:
@@ -126,6 +154,7 @@ class GradFlowProbe(Probe):
             "unregistered": self.unregistered,
             "uncovered": self.uncovered,
             "walked": self.walks,
+            "eval_steps": self.eval_steps,
         }
 
     def summarise(self, evidence) -> dict:
@@ -135,6 +164,7 @@ class GradFlowProbe(Probe):
             "params_with_stale_gradient": len(summary.get("stale", {})),
             "unregistered_weights": len(summary.get("unregistered", [])),
             "params_without_optimizer": len(summary.get("uncovered", [])),
+            "steps_in_eval_mode": (summary.get("eval_steps") or {}).get("count", 0),
         }
 
     def judge(self, metrics: dict, context) -> list[Check]:
@@ -158,6 +188,13 @@ class GradFlowProbe(Probe):
                 next((u["line"] for u in unregistered if u.get("line")), None),
             ),
             Check.judge(
+                "train_mode",
+                not summary.get("eval_steps"),
+                metrics.get("steps_in_eval_mode", 0),
+                "0 steps",
+                _describe_eval(summary.get("eval_steps")),
+            ),
+            Check.judge(
                 "optimizer_coverage",
                 not uncovered,
                 len(uncovered),
@@ -166,6 +203,30 @@ class GradFlowProbe(Probe):
                 next((u["line"] for u in uncovered if u.get("line")), None),
             ),
         ]
+
+
+def _mode_modules(model) -> list:
+    """(name, module, is_dropout) for the modules whose forward depends on train/eval mode."""
+    from torch import nn
+
+    found = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0:
+            found.append((name or type(m).__name__, m, True))
+        elif isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)) and m.track_running_stats:
+            found.append((name or type(m).__name__, m, False))
+    return found
+
+
+def _describe_eval(eval_steps: dict | None) -> str:
+    if not eval_steps:
+        return ""
+    what = "the model was in eval mode" if eval_steps["root"] else "Dropout was in eval mode"
+    return (
+        f"{what} during {eval_steps['count']} optimizer steps from step {eval_steps['step']} "
+        f"({', '.join(eval_steps['modules'])}): Dropout is off and normalisation statistics are frozen while it trains; "
+        f"something called model.eval() and nothing called model.train() again"
+    )
 
 
 def _variable_name(tensor) -> str:

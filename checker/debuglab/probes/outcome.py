@@ -4,9 +4,34 @@ harness captured, with held-out data the learner's script never sees."""
 from __future__ import annotations
 
 import math
+import statistics
 
 from debuglab.probes.base import Probe
 from debuglab.verdict import Check
+
+
+SPIKE_BEFORE, SPIKE_AFTER = 20, 5  # steps in the medians a loss spike compares
+
+
+def loss_spike(points: list[tuple[int, float]], warmup: int) -> tuple[float, int] | None:
+    """The largest jump of the loss after warm-up: the median of the SPIKE_AFTER steps from some
+    step over the median of the SPIKE_BEFORE steps before it, and that step. Medians, so one
+    unlucky batch is not a spike, while a loss that leaps and stays up (a resume that lost the
+    optimizer's state, an exploding update) is."""
+    values = [loss for i, loss in points if i > warmup]
+    steps = [i for i, _ in points if i > warmup]
+    worst = None
+    for k in range(SPIKE_BEFORE, len(values) - SPIKE_AFTER + 1):
+        before = statistics.median(values[k - SPIKE_BEFORE : k])
+        after = statistics.median(values[k : k + SPIKE_AFTER])
+        if not (math.isfinite(before) and before > 0):
+            continue
+        ratio = after / before if math.isfinite(after) else math.inf
+        if worst is None or ratio > worst[0]:
+            # the step where the jump begins: the first in the window at the raised level
+            first = next(j for j in range(k, k + SPIKE_AFTER) if not values[j] < after)
+            worst = (ratio, steps[first])
+    return worst
 
 
 class OutcomeProbe(Probe):
@@ -36,8 +61,12 @@ class OutcomeProbe(Probe):
             return {"error": f"{type(exc).__name__}: {exc}"}
 
     def summarise(self, evidence) -> dict:
-        losses = [r["loss"] for r in evidence.steps if r.get("loss") is not None]
+        points = [(r["i"], r["loss"]) for r in evidence.steps if r.get("loss") is not None]
+        losses = [loss for _, loss in points]
         metrics = dict(evidence.summary("outcome").get("metrics", {}))
+        spike = loss_spike(points, evidence.warmup_steps)
+        if spike is not None:
+            metrics.update(loss_spike_ratio=round(spike[0], 3) if math.isfinite(spike[0]) else "inf", loss_spike_step=spike[1])
         if len(losses) >= 10:
             window = max(len(losses) // 10, 5)
             first = sum(losses[:window]) / window
@@ -60,6 +89,21 @@ class OutcomeProbe(Probe):
                     f"last <= {lab.loss_drop:g} x first",
                     f"the loss went from {metrics['loss_first']:.4g} to {metrics['loss_last']:.4g} "
                     f"(ratio {ratio if ratio is not None else 'not finite'}): the model is not learning as it should",
+                )
+            )
+        limit = context.targets.get("loss_spike_ratio")
+        if limit is not None and "loss_spike_ratio" in metrics:
+            ratio = metrics["loss_spike_ratio"]
+            ratio_value = math.inf if ratio == "inf" else ratio
+            step = metrics["loss_spike_step"]
+            checks.append(
+                Check.judge(
+                    "loss_spike",
+                    ratio_value <= limit,
+                    f"{ratio} at step {step}",
+                    f"<= {limit:g} x the loss before",
+                    f"at step {step} the loss jumped to {ratio}x its median over the {SPIKE_BEFORE} steps before and stayed there: "
+                    f"something reset or broke the training state at that step (optimizer, scheduler or scaler state, the weights)",
                 )
             )
         if lab is None or not lab.outcome:
