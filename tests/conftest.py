@@ -51,11 +51,11 @@ def cli(*args: str, env: dict | None = None, timeout: float = 300, input: str | 
     )
 
 
-def doctor(script: Path, profile: str = "cpu", warmup: int = 10):
+def doctor(script: Path, profile: str = "cpu", warmup: int = 10, nproc: int = 1):
     """Judge a script with every probe, in-process (the script itself still runs in a child)."""
     from debuglab import profiles, verify
 
     chosen = profiles.choose(None, profile)
     from debuglab.paths import cache_dir
 
-    return verify.verify(None, script, chosen, "cpu", cache_dir() / "doctor", label="doctor")
+    return verify.verify(None, script, chosen, "cpu", cache_dir() / "doctor", label="doctor", warmup_steps=warmup, nproc=nproc)

@@ -127,9 +127,32 @@ for _name, (_doc, _edits) in VARIANTS.items():
     VARIANTS[_name] = (_doc, [(old, new.replace("RESUME", RESUME)) for old, new in _edits])
 
 
+DIST_BASE = BASE.parent / "dist_base.py"
+# Variants of dist_base.py, a torchrun job of two ranks.
+DIST_VARIANTS = {
+    "dist_no_set_epoch": (
+        "Bug: sampler.set_epoch is never called, so every epoch visits the data in the same order.",
+        [("    sampler.set_epoch(epoch)\n", "")],
+    ),
+    "dist_every_rank_saves": (
+        "Bug: every rank writes the checkpoint to the same file.",
+        [("    if rank == 0:\n        torch.save(", "    if True:\n        torch.save(")],
+    ),
+    "dist_rank_local_lr": (
+        "Bug: each rank sets its learning rate from its own, unreduced loss, so the replicas drift apart.",
+        [
+            (
+                "        optimizer.step()\n",
+                "        optimizer.step()\n        for group in optimizer.param_groups:\n            group[\"lr\"] = 0.1 * loss.item()\n",
+            )
+        ],
+    ),
+}
+
+
 def write_variant(name: str, folder: Path) -> Path:
-    doc, edits = VARIANTS[name]
-    source = BASE.read_text()
+    doc, edits = {**VARIANTS, **DIST_VARIANTS}[name]
+    source = (DIST_BASE if name in DIST_VARIANTS else BASE).read_text()
     source = f'"""{doc}"""\n' + source[source.index('"""', 3) + 4 :]
     for old, new in edits:
         assert old in source, f"variant {name}: {old!r} is not in base.py any more"

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SCRIPTS
 from conftest import doctor as run_doctor
-from probe_cases import write_variant
+from probe_cases import DIST_VARIANTS, write_variant
 
 _verdicts: dict = {}
 _VARIANTS = Path(tempfile.mkdtemp(prefix="debuglab-variants-"))
@@ -18,8 +18,10 @@ def doctor(name: str):
     """Judge base.py or one of its bug variants; each runs once per session (several tests read
     the same verdict)."""
     if name not in _verdicts:
-        script = SCRIPTS / "base.py" if name == "base" else write_variant(name, _VARIANTS)
-        _verdicts[name] = run_doctor(script)
+        base = SCRIPTS / f"{name}.py"
+        script = base if base.is_file() else write_variant(name, _VARIANTS)
+        distributed = name.startswith("dist_")
+        _verdicts[name] = run_doctor(script, nproc=2 if distributed else 1)
     return _verdicts[name]
 
 
@@ -107,3 +109,39 @@ def test_sync_probe_counts_only_the_learners_file():
     # base.py calls .item() every 40 steps only; torch's own internals must not be counted
     verdict = doctor("base")
     assert verdict.metrics["syncs_per_step"] == pytest.approx(3 / 120, abs=0.01)
+
+
+def test_a_correct_distributed_loop_passes_on_every_rank():
+    verdict = doctor("dist_base")
+    assert verdict.status == "pass", verdict.message
+    assert verdict.metrics["ranks"] == 2
+    assert {c.name for c in verdict.checks} >= {"sampler_epoch", "checkpoint_writers", "rank_consistency"}
+
+
+@pytest.mark.parametrize(
+    "script, check, words",
+    [
+        ("dist_no_set_epoch", "sampler_epoch", ["same epoch", "set_epoch"]),
+        ("dist_every_rank_saves", "checkpoint_writers", ["ranks 0, 1", "rank 0 only"]),
+        ("dist_rank_local_lr", "rank_consistency", ["differ from rank 0", "0.weight"]),
+    ],
+)
+def test_dist_probe_compares_the_ranks(script, check, words):
+    assert script in DIST_VARIANTS
+    verdict = doctor(script)
+    assert verdict.status == "fail"
+    assert check in failed(verdict), verdict.message
+    assert set(failed(verdict)) <= {check, "host_syncs"}  # the lr variant reads loss.item() every step
+    message = next(c.message for c in verdict.checks if c.name == check)
+    for word in words:
+        assert word in message
+
+
+def test_a_rank_that_raises_is_an_error_naming_the_rank(tmp_path):
+    script = tmp_path / "rank_raises.py"
+    source = (SCRIPTS / "dist_base.py").read_text()
+    script.write_text(source.replace("        optimizer.step()\n", "        optimizer.step()\n        if rank == 1:\n            raise ValueError('bad batch')\n", 1))
+    verdict = run_doctor(script, nproc=2)
+    assert verdict.status == "error"
+    assert "rank 1" in verdict.message and "ValueError: bad batch" in verdict.message
+    assert verdict.metrics["line"] is not None

@@ -14,7 +14,8 @@ from debuglab.errors import DebuglabError
 
 FORMAT_VERSION = 1
 FAMILIES = ("grad", "dims", "leak", "nan", "data", "loop", "perf", "dist")
-PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome")
+PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome", "dist")
+SINGLE_PROCESS_PROBES = PROBE_NAMES[:5]  # what doctor runs; "dist" compares ranks of a torchrun job
 # The course areas learners prepare for; every lab trains one (lab.toml `area`), and `topic` says which part.
 AREAS = (
     "tensor operations",
@@ -84,6 +85,7 @@ class Lab:
     warmup_steps: int
     probes: tuple[str, ...]
     expect_broken: str
+    nproc: int = 1
     loss_drop: float | None = None
     outcome: tuple[Bound, ...] = ()
     targets: dict = field(default_factory=dict, compare=False, hash=False)
@@ -193,6 +195,11 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
     if "profiler" not in probes:
         raise run.fail("probes", "must include 'profiler': every lab's verdict has a performance check")
     loss_drop = run.get("loss_drop", (int, float), required=False)
+    nproc = run.get("nproc", int, required=False, default=1)
+    if not 1 <= nproc <= 8:
+        raise run.fail("nproc", f"is {nproc}; expected 1 (one process) to 8 ranks under torchrun")
+    if nproc > 1 and "dist" not in probes:
+        raise run.fail("probes", "must include 'dist' when run.nproc > 1: it compares the ranks")
 
     outcome = []
     for name, table in top.get("outcome", dict, required=False, default={}).items():
@@ -223,6 +230,7 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
         warmup_steps=warmup,
         probes=tuple(probes),
         expect_broken=broken,
+        nproc=nproc,
         loss_drop=float(loss_drop) if loss_drop is not None else None,
         outcome=tuple(outcome),
         targets=top.get("targets", dict, required=False, default={}),

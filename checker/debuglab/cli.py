@@ -176,9 +176,11 @@ def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str |
 @click.argument("script", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--warmup", default=10, show_default=True, help="Steps excluded from growth and timing figures.")
+@click.option("--nproc", default=1, show_default=True, help="Ranks: above 1 the script runs under torchrun (torch.distributed) and every rank is probed.")
 @_device_option
-def doctor(script: Path, as_json: bool, warmup: int, device: str | None, profile_name: str | None) -> None:
-    """The probes on any training script: gradient flow, memory, numerics, profiler."""
+def doctor(script: Path, as_json: bool, warmup: int, nproc: int, device: str | None, profile_name: str | None) -> None:
+    """The probes on any training script: gradient flow, memory, numerics, profiler (and, with
+    --nproc, the comparison of its torchrun ranks)."""
     from debuglab import profiles, render
     from debuglab import verify as verifier
     from debuglab.paths import cache_dir
@@ -188,7 +190,9 @@ def doctor(script: Path, as_json: bool, warmup: int, device: str | None, profile
     profile = profiles.choose(device, profile_name)
     device = device or profile.device
     runs = cache_dir() / "doctor"
-    v = verifier.verify(None, script, profile, device, runs, label="doctor")
+    if not 1 <= nproc <= 8:
+        raise DebuglabError(f"--nproc {nproc}: expected 1 (one process) to 8 ranks")
+    v = verifier.verify(None, script, profile, device, runs, label="doctor", warmup_steps=warmup, nproc=nproc)
     click.echo(v.to_json()) if as_json else render.verdict(v, str(script))
     sys.exit(v.exit_code)
 

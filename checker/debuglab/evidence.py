@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from debuglab.harness.runner import RunResult
@@ -15,6 +15,7 @@ class Evidence:
     result: RunResult
     script: str
     warmup_steps: int
+    peers: list = field(default_factory=list)  # every rank's Evidence, this one first, in a distributed run
 
     @cached_property
     def steps(self) -> list[dict]:
@@ -46,7 +47,19 @@ class Evidence:
         return (self.result.first("summary") or {}).get("tampered", [])
 
     def failure(self) -> tuple[str, int | None] | None:
-        """Why the script itself did not run to its end (status error), or None."""
+        """Why the script itself did not run to its end (status error), or None. In a
+        distributed run, any rank's: an error a rank raised before the peers it left waiting."""
+        if len(self.peers) > 1:
+            failures = [(r, peer, peer.own_failure()) for r, peer in enumerate(self.peers)]
+            failures = [f for f in failures if f[2] is not None]
+            if not failures:
+                return None
+            # The first rank to raise is the cause; its peers then fail in a collective.
+            r, _, (message, line) = min(failures, key=lambda f: (f[1].ending.get("how") != "error", f[1].ending.get("at", 0)))
+            return f"rank {r}: {message}", line
+        return self.own_failure()
+
+    def own_failure(self) -> tuple[str, int | None] | None:
         if self.result.timed_out:
             return "the script did not finish within the time limit and was stopped", None
         checker_error = self.result.first("checker_error")

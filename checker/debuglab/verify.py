@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from debuglab import calibration
-from debuglab.catalog import PROBE_NAMES, Lab
+from debuglab.catalog import SINGLE_PROCESS_PROBES, Lab
 from debuglab.evidence import Evidence
 from debuglab.harness.runner import RunSpec, run_script
 from debuglab.profiles import Profile
@@ -56,8 +56,12 @@ def execute(
     warmup_steps: int = 10,
     stop_early: bool = True,
     reference: dict | None = None,
+    nproc: int = 1,
 ) -> Evidence:
-    targets = {**merged_targets(profile, lab), "stop_early": stop_early}
+    nproc = lab.nproc if lab else nproc
+    # Ranks of a distributed job run to the end: one rank stopping early leaves the others waiting
+    # in a collective.
+    targets = {**merged_targets(profile, lab), "stop_early": stop_early and nproc == 1}
     if reference and reference.get("step_time_p20_ms"):
         targets["reference_step_ms"] = reference["step_time_p20_ms"]
     spec = RunSpec(
@@ -65,7 +69,7 @@ def execute(
         run_dir=run_dir,
         steps=lab.steps if lab else DOCTOR_STEPS,
         warmup_steps=lab.warmup_steps if lab else warmup_steps,
-        probes=lab.probes if lab else PROBE_NAMES,
+        probes=lab.probes if lab else SINGLE_PROCESS_PROBES + (("dist",) if nproc > 1 else ()),
         device=device,
         threads=profile.threads,
         time_limit_s=profile.time_limit_s,
@@ -73,15 +77,21 @@ def execute(
         checks_path=lab.checks_path if lab else None,
         stream_output=stream_output,
         options=targets,
+        nproc=nproc,
     )
     result = run_script(spec, on_event=on_event)
-    return Evidence(result, str(spec.script), spec.warmup_steps)
+    if nproc == 1:
+        return Evidence(result, str(spec.script), spec.warmup_steps)
+    peers = [Evidence(result.rank(r), str(spec.script), spec.warmup_steps) for r in range(nproc)]
+    for peer in peers:
+        peer.peers = peers
+    return peers[0]
 
 
 def measure(evidence: Evidence, lab: Lab | None) -> tuple[dict, list]:
     from debuglab import probes
 
-    names = lab.probes if lab else PROBE_NAMES
+    names = lab.probes if lab else SINGLE_PROCESS_PROBES + (("dist",) if len(evidence.peers) > 1 else ())
     instances = [probes.create(name) for name in names]
     metrics = {"steps": evidence.steps_done, "wall_s": round(evidence.result.wall_s, 3)}
     for probe in instances:
@@ -89,7 +99,25 @@ def measure(evidence: Evidence, lab: Lab | None) -> tuple[dict, list]:
     return metrics, instances
 
 
+# What each rank of a distributed run is judged on by itself; the outcome (rank 0's model) and the
+# comparison across ranks (the dist probe) are judged once.
+PER_RANK_PROBES = ("grad_flow", "memory", "numerics", "profiler")
+
+
 def judge(lab: Lab | None, evidence: Evidence, profile: Profile, metrics: dict, instances: list, reference: dict | None) -> list[Check]:
+    checks = _judge_rank(lab, evidence, profile, metrics, instances, reference)
+    for r, peer in enumerate(evidence.peers[1:], start=1):
+        peer_metrics, peer_instances = measure(peer, lab)
+        peer_instances = [p for p in peer_instances if p.name in PER_RANK_PROBES]
+        theirs = {c.name: c for c in _judge_rank(lab, peer, profile, peer_metrics, peer_instances, reference)}
+        for i, check in enumerate(checks):
+            other = theirs.get(check.name)
+            if other is not None and other.status == FAIL and check.status != FAIL:
+                checks[i] = replace(other, message=f"rank {r}: {other.message}")
+    return checks
+
+
+def _judge_rank(lab: Lab | None, evidence: Evidence, profile: Profile, metrics: dict, instances: list, reference: dict | None) -> list[Check]:
     context = JudgeContext(lab, merged_targets(profile, lab), reference, evidence)
     stop = evidence.stop
     checks: list[Check] = []
@@ -161,11 +189,15 @@ def verify(
     label: str = "verify",
     on_event=None,
     reference: dict | None = None,
+    warmup_steps: int = 10,
+    nproc: int = 1,
 ) -> Verdict:
+    """Judge a script: a lab's copy (lab given) or any script (doctor: warmup_steps and nproc,
+    the number of torchrun ranks, say how to run it)."""
     run_dir = new_run_dir(runs_root, label)
     if lab is not None and reference is None:
         reference = calibration.load(lab, profile)
-    evidence = execute(script, profile, device, run_dir, lab, on_event=on_event, reference=reference)
+    evidence = execute(script, profile, device, run_dir, lab, on_event=on_event, reference=reference, warmup_steps=warmup_steps, nproc=nproc)
     extra = {"device": device, "profile": profile.name, "artifacts": _artifacts(evidence)}
     failure = evidence.failure()
     if failure:

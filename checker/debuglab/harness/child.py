@@ -306,14 +306,24 @@ def main() -> None:
     spec_path = sys.argv[1]
     with open(spec_path) as f:
         spec = json.load(f)
-    os.unlink(spec_path)
+    if spec.get("nproc", 1) > 1:
+        # One of several ranks under torchrun: the parent removes the spec; each rank keeps a
+        # folder of its own and writes to its own named pipe.
+        rank = int(os.environ.get("RANK", "0"))
+        spec["rank"] = rank
+        spec["run_dir"] = str(Path(spec["run_dir"]) / f"rank{rank}")
+        Path(spec["run_dir"]).mkdir(exist_ok=True)
+        channel_fd = os.open(spec["channel_path"].format(rank=rank), os.O_WRONLY)
+    else:
+        os.unlink(spec_path)
+        channel_fd = spec["channel_fd"]
     run_dir = Path(spec["run_dir"])
     fault_log = open(run_dir / "fault.log", "w")
     faulthandler.enable(file=fault_log)
 
     from debuglab.harness.channel import ChannelWriter
 
-    channel = ChannelWriter(spec["channel_fd"], spec["token"])
+    channel = ChannelWriter(channel_fd, spec["token"])
     del spec["token"]
 
     try:
@@ -355,7 +365,7 @@ def main() -> None:
     except BaseException as exc:
         text = "".join(traceback.format_exception(exc))
         channel.send("checker_error", message=f"{type(exc).__name__}: {exc}", traceback=text)
-    channel.send("end", **ending)
+    channel.send("end", at=time.time(), **ending)
     os._exit(0)  # do not wait for threads or atexit handlers the script left behind
 
 

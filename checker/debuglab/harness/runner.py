@@ -30,6 +30,7 @@ class RunSpec:
     checks_path: Path | None = None
     stream_output: bool = False  # True: the script's output goes to this terminal (run); else to output.log
     options: dict = field(default_factory=dict)  # probe settings from the profile
+    nproc: int = 1  # ranks; above 1 the script runs under torchrun, every rank under the probes
 
 
 @dataclass
@@ -41,6 +42,11 @@ class RunResult:
     run_dir: Path
     output_path: Path | None
     rejected_lines: int = 0
+    ranks: list[list[dict]] = field(default_factory=list)  # every rank's events (distributed runs)
+
+    def rank(self, r: int) -> "RunResult":
+        """The run as rank r saw it (its events, its folder); the whole run's exit status."""
+        return RunResult(self.ranks[r], self.returncode, self.timed_out, self.wall_s, self.run_dir / f"rank{r}", self.output_path, 0, [])
 
     def first(self, kind: str) -> dict | None:
         return next((e for e in self.events if e["kind"] == kind), None)
@@ -83,10 +89,7 @@ def kill_tree(pgid: int) -> None:
         time.sleep(0.05)
 
 
-def run_script(spec: RunSpec, on_event=None) -> RunResult:
-    spec.run_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(16)
-    read_fd, write_fd = os.pipe()
+def _write_spec(spec: RunSpec, token: str, channel: dict) -> Path:
     child_spec = {
         "script": str(spec.script),
         "run_dir": str(spec.run_dir),
@@ -97,13 +100,24 @@ def run_script(spec: RunSpec, on_event=None) -> RunResult:
         "threads": spec.threads,
         "checks_path": str(spec.checks_path) if spec.checks_path else None,
         "options": spec.options,
-        "channel_fd": write_fd,
+        "nproc": spec.nproc,
         "token": token,
+        **channel,
     }
     spec_path = spec.run_dir / ".spec.json"
     fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(child_spec, f)
+    return spec_path
+
+
+def run_script(spec: RunSpec, on_event=None) -> RunResult:
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    if spec.nproc > 1:
+        return _run_distributed(spec, on_event)
+    token = secrets.token_hex(16)
+    read_fd, write_fd = os.pipe()
+    spec_path = _write_spec(spec, token, {"channel_fd": write_fd})
 
     output_path = None if spec.stream_output else spec.run_dir / "output.log"
     output = None if output_path is None else open(output_path, "wb")
@@ -151,4 +165,106 @@ def run_script(spec: RunSpec, on_event=None) -> RunResult:
         run_dir=spec.run_dir,
         output_path=output_path,
         rejected_lines=reader.rejected,
+    )
+
+
+RANK_GRACE_S = 10.0  # once one rank has ended, how long the others get before the job is ended
+
+
+def _run_distributed(spec: RunSpec, on_event=None) -> RunResult:
+    """The script under torchrun, every rank under the probes. torchrun's workers do not inherit
+    our pipe, so each rank writes to a named pipe of its own in the run folder. torchrun starts
+    each worker in a session of its own: the ranks' process groups are ended one by one."""
+    token = secrets.token_hex(16)
+    readers, keepers = [], []
+    for r in range(spec.nproc):
+        path = spec.run_dir / f".channel-{r}"
+        os.mkfifo(path, 0o600)
+        read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(read_fd, True)
+        keepers.append(os.open(path, os.O_WRONLY))  # no EOF before the rank has even opened it
+        readers.append(ChannelReader(read_fd, token, on_event if r == 0 else None))
+    spec_path = _write_spec(spec, token, {"channel_path": str(spec.run_dir / ".channel-{rank}")})
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={spec.nproc}",
+        "--monitor-interval=0.5", "-m", "debuglab.harness.child", str(spec_path),
+    ]
+    output_path = None if spec.stream_output else spec.run_dir / "output.log"
+    output = None if output_path is None else open(output_path, "wb")
+    started = time.monotonic()
+    env = _child_env(spec)
+    env["TORCHELASTIC_ERROR_FILE"] = str(spec.run_dir / "torchrun-error.json")
+    try:
+        proc = subprocess.Popen(
+            command,
+            cwd=spec.script.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+            preexec_fn=_limit_memory(spec.memory_limit_mb),
+        )
+    finally:
+        if output:
+            output.close()
+    for reader in readers:
+        reader.start()
+
+    def rank_groups() -> list[int]:
+        pids = []
+        for reader in readers:
+            hello = next((e for e in reader.events if e.get("kind") == "hello"), None)
+            if hello:
+                pids.append(hello["pid"])
+        return pids
+
+    def end_all() -> None:
+        for pid in rank_groups():
+            kill_tree(pid)
+        kill_tree(proc.pid)
+
+    timed_out = False
+    first_end = None
+    try:
+        while proc.poll() is None:
+            now = time.monotonic()
+            if now - started > spec.time_limit_s:
+                timed_out = True
+                break
+            ended = [any(e.get("kind") == "end" for e in reader.events) for reader in readers]
+            if any(ended):
+                first_end = first_end or now
+                if all(ended) or now - first_end > RANK_GRACE_S:
+                    break  # a rank that ended early (an error) leaves its peers waiting in a collective
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.wait(timeout=RANK_GRACE_S if not timed_out else 0.1)
+    except subprocess.TimeoutExpired:
+        pass
+    except KeyboardInterrupt:
+        end_all()
+        proc.wait()
+        for keeper in keepers:
+            os.close(keeper)
+        raise
+    finally:
+        if proc.poll() is None:
+            end_all()
+            proc.wait()
+    for keeper in keepers:
+        os.close(keeper)
+    for reader in readers:
+        reader.finish(timeout=2.0)
+    end_all()
+    spec_path.unlink(missing_ok=True)
+    return RunResult(
+        events=readers[0].events,
+        returncode=proc.returncode,
+        timed_out=timed_out,
+        wall_s=time.monotonic() - started,
+        run_dir=spec.run_dir,
+        output_path=output_path,
+        rejected_lines=sum(reader.rejected for reader in readers),
+        ranks=[reader.events for reader in readers],
     )

@@ -10,6 +10,7 @@ REGISTRY = {
     "numerics": "debuglab.probes.numerics:NumericsProbe",
     "profiler": "debuglab.probes.profiler:ProfilerProbe",
     "outcome": "debuglab.probes.outcome:OutcomeProbe",
+    "dist": "debuglab.probes.dist:DistProbe",
 }
 
 

@@ -39,8 +39,8 @@ class OutcomeProbe(Probe):
 
     def finish(self, run) -> dict:
         checks_path = run.spec.get("checks_path")
-        if not checks_path or run.stop_reason is not None:
-            return {}
+        if not checks_path or run.stop_reason is not None or run.spec.get("rank", 0) != 0:
+            return {}  # in a distributed run, rank 0's model is judged (the dist probe compares the ranks)
         if run.model is None:
             return {"error": "no model was trained (no optimizer step ran on a module's parameters)"}
         import importlib.util
@@ -51,7 +51,9 @@ class OutcomeProbe(Probe):
             spec = importlib.util.spec_from_file_location("debuglab_lab_checks", checks_path)
             checks = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(checks)
-            model = run.model
+            from torch.nn.parallel import DistributedDataParallel
+
+            model = run.model.module if isinstance(run.model, DistributedDataParallel) else run.model
             device = next(model.parameters()).device
             model.eval()
             with torch.no_grad():
