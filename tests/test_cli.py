@@ -35,7 +35,16 @@ def test_list_json_gives_id_title_family_difficulty_status():
     result = cli("list", "--json", env=CATALOG_ENV)
     assert result.returncode == 0
     lab = json.loads(result.stdout)["labs"][0]
-    assert lab == {"id": "loop-01", "title": "Test lab: gradients add up", "family": "loop", "difficulty": 1, "area": "training loops", "status": "new"}
+    assert lab == {
+        "order": 1,
+        "id": "loop-01",
+        "title": "Test lab: gradients add up",
+        "family": "loop",
+        "difficulty": 1,
+        "area": "training loops",
+        "topic": "zero_grad",
+        "status": "new",
+    }
 
 
 def test_unknown_lab_names_the_nearest_ids_in_one_line():
@@ -170,8 +179,31 @@ def test_python_dash_m_works():
 def test_list_shows_family_difficulty_and_status():
     result = cli("list", env=CATALOG_ENV)
     assert result.returncode == 0
-    row = next(line for line in result.stdout.splitlines() if "loop-01" in line)
-    assert row.split()[:4] == ["1", "loop-01", "loop", "*"] and row.rstrip().endswith("new")
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("loop  training-loop mechanics") and "(0/1 passed)" in lines[0]
+    row = next(line for line in lines if "loop-01" in line)
+    assert row.split()[:3] == ["1", "loop-01", "*"] and row.rstrip().endswith("new")
+    assert "next in the recommended order (#1): debuglab run loop-01" in result.stdout
+
+
+def test_list_groups_the_whole_catalog_by_family_in_the_recommended_order():
+    from debuglab import catalog
+
+    result = cli("list")
+    assert result.returncode == 0, result.stderr
+    headers = [line.split()[0] for line in result.stdout.splitlines() if line and not line.startswith((" ", "#", "workspace"))]
+    assert headers == [f for f in catalog.FAMILIES if any(lab.family == f for lab in catalog.all_labs())]
+    numbered, family = {}, None
+    for line in result.stdout.splitlines():
+        if line and not line.startswith(" "):
+            family = line.split()[0]
+        elif line.strip():
+            order, lab_id = line.split()[:2]
+            assert lab_id.split("-")[0] == family  # each lab under its own family's heading
+            numbered[int(order)] = lab_id
+    recommended = [lab.id for lab in catalog.recommended_order(catalog.all_labs())]
+    assert [numbered[n] for n in sorted(numbered)] == recommended
+    assert sorted(numbered) == list(range(1, len(recommended) + 1))
 
 
 def test_cuda_without_a_gpu_is_a_usage_error():

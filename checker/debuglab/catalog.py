@@ -14,6 +14,16 @@ from debuglab.errors import DebuglabError
 
 FORMAT_VERSION = 1
 FAMILIES = ("grad", "dims", "leak", "nan", "data", "loop", "perf", "dist")
+FAMILY_TITLES = {
+    "grad": "gradient flow: parts of the model that stop learning",
+    "dims": "shapes, broadcasting and layouts that are silently wrong",
+    "leak": "memory that grows step after step",
+    "nan": "numerics: NaN and inf",
+    "data": "input pipelines: speed and correctness",
+    "loop": "training-loop mechanics: modes, schedules, clipping, AMP, checkpoints",
+    "perf": "device efficiency: syncs, transfers, batching",
+    "dist": "torch.distributed: ranks that disagree",
+}
 PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome", "dist")
 SINGLE_PROCESS_PROBES = PROBE_NAMES[:5]  # what doctor runs; "dist" compares ranks of a torchrun job
 # The course areas learners prepare for; every lab trains one (lab.toml `area`), and `topic` says which part.

@@ -55,24 +55,42 @@ def _workspace():
 @main.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
 def list_labs(as_json: bool) -> None:
-    """The catalog in the recommended order, with your status per lab."""
+    """The catalog grouped by family, each lab numbered in the recommended order (easy labs of
+    every family first), with your status per lab."""
     from debuglab import catalog
 
     workspace = _workspace()
     labs = catalog.recommended_order(catalog.all_labs())
     rows = [
-        {"id": lab.id, "title": lab.title, "family": lab.family, "difficulty": lab.difficulty, "area": lab.area, "status": workspace.status(lab.id)}
-        for lab in labs
+        {
+            "order": n,
+            "id": lab.id,
+            "title": lab.title,
+            "family": lab.family,
+            "difficulty": lab.difficulty,
+            "area": lab.area,
+            "topic": lab.topic,
+            "status": workspace.status(lab.id),
+        }
+        for n, lab in enumerate(labs, 1)
     ]
     if as_json:
         click.echo(json.dumps({"workspace": str(workspace.root), "labs": rows}, indent=2))
         return
     width = max(len(r["title"]) for r in rows) if rows else 10
-    click.echo(f"{'#':>2}  {'lab':<8}  {'family':<6}  {'difficulty':<10}  {'title':<{width}}  status")
-    for n, row in enumerate(rows, 1):
-        stars = "*" * row["difficulty"]
-        click.echo(f"{n:>2}  {row['id']:<8}  {row['family']:<6}  {stars:<10}  {row['title']:<{width}}  {row['status']}")
-    click.echo(f"\nworkspace: {workspace.root}    start with: debuglab run {rows[0]['id'] if rows else 'LAB'}")
+    families = [f for f in catalog.FAMILIES if any(r["family"] == f for r in rows)]
+    families += sorted({r["family"] for r in rows} - set(families))
+    for family in families:
+        mine = sorted((r for r in rows if r["family"] == family), key=lambda r: r["order"])
+        passed = sum(r["status"] == "passed" for r in mine)
+        click.echo(f"{family}  {catalog.FAMILY_TITLES.get(family, '')}  ({passed}/{len(mine)} passed)")
+        for row in mine:
+            stars = "*" * row["difficulty"]
+            click.echo(f"  {row['order']:>2}  {row['id']:<8}  {stars:<3}  {row['title']:<{width}}  {row['status']}")
+        click.echo()
+    upcoming = next((r for r in rows if r["status"] != "passed"), None)
+    nxt = f"next in the recommended order (#{upcoming['order']}): debuglab run {upcoming['id']}" if upcoming else "every lab passed"
+    click.echo(f"# is the recommended order: easy labs of every family first, then harder ones.\nworkspace: {workspace.root}    {nxt}")
 
 
 @main.command()
