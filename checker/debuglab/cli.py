@@ -265,8 +265,9 @@ def diff(lab_id: str) -> None:
 @main.command()
 @click.argument("lab_ids", nargs=-1, metavar="[LAB]...")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--jobs", default=1, show_default=True, help="Labs judged at once (each run uses the profile's threads; at most one per core).")
 @_device_option
-def selftest(lab_ids: tuple[str, ...], as_json: bool, device: str | None, profile_name: str | None) -> None:
+def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, device: str | None, profile_name: str | None) -> None:
     """Prove the catalog: each pristine lab fails with its intended check, each reference fix
     passes, each decoy fails with the check it names."""
     from debuglab import catalog, profiles
@@ -274,7 +275,9 @@ def selftest(lab_ids: tuple[str, ...], as_json: bool, device: str | None, profil
 
     labs = [catalog.load(i) for i in lab_ids] if lab_ids else catalog.all_labs()
     profile = profiles.choose(device, profile_name)
-    report = runner.run(labs, profile, device or profile.device, progress=None if as_json else click.echo)
+    if jobs < 1:
+        raise DebuglabError(f"--jobs {jobs}: expected 1 or more labs at once")
+    report = runner.run(labs, profile, device or profile.device, progress=None if as_json else click.echo, jobs=jobs)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

@@ -33,48 +33,60 @@ def cases(lab: Lab) -> list[tuple[str, Path, str]]:
     return found
 
 
-def run(labs: list[Lab], profile: Profile, device: str, progress=None) -> dict:
-    from debuglab import verify
+def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int = 1) -> dict:
+    """Every case of every lab. With jobs > 1, that many labs at once (each lab's cases one after
+    another, so a lab's reference and its cases run under the same load); each script still runs
+    with the profile's threads, so jobs should not exceed the cores."""
+    from concurrent.futures import ThreadPoolExecutor
 
     started = time.monotonic()
-    rows = []
-    for lab in labs:
-        runs = paths.cache_dir() / "selftest" / lab.id
-        shutil.rmtree(runs, ignore_errors=True)
-        reference = calibration.load(lab, profile)
-        if reference is None:
-            try:
-                reference = verify.calibrate(lab, profile, device, runs)
-            except RuntimeError as exc:  # the reference itself fails here: every case of the lab is moot
-                rows.append({"lab": lab.id, "case": "fix", "expected": "pass", "status": "error", "failed_checks": [], "ok": False, "seconds": 0.0, "message": str(exc)})
-                if progress:
-                    progress(f"BAD  {lab.id:<8} {str(exc)[:120]}")
-                continue
-        for name, script, expected in cases(lab):
-            t0 = time.monotonic()
-            v = verify.verify(lab, script, profile, device, runs, label=name.replace(" ", "-"), reference=reference)
-            failed = [c.name for c in v.failed()]
-            ok = v.status == "pass" if expected == "pass" else (v.status == "fail" and expected in failed)
-            row = {
-                "lab": lab.id,
-                "case": name,
-                "expected": expected,
-                "status": v.status,
-                "failed_checks": failed,
-                "ok": ok,
-                "seconds": round(time.monotonic() - t0, 2),
-                "message": v.message,
-            }
-            rows.append(row)
-            if progress:
-                progress(f"{'ok  ' if ok else 'BAD '} {lab.id:<8} {name:<24} {v.status:<5} {row['seconds']:>6.1f}s  {v.message[:100]}")
+    cases_by_lab = {lab.id: cases(lab) for lab in labs}  # a malformed decoy header is an error before anything runs
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        per_lab = list(pool.map(lambda lab: _run_lab(lab, cases_by_lab[lab.id], profile, device, progress), labs))
+    rows = [row for lab_rows in per_lab for row in lab_rows]
     return {
         "ok": all(r["ok"] for r in rows),
         "device": device,
         "profile": profile.name,
+        "jobs": jobs,
         "seconds": round(time.monotonic() - started, 1),
         "cases": rows,
     }
+
+
+def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress) -> list[dict]:
+    from debuglab import verify
+
+    rows = []
+    runs = paths.cache_dir() / "selftest" / lab.id
+    shutil.rmtree(runs, ignore_errors=True)
+    reference = calibration.load(lab, profile)
+    if reference is None:
+        try:
+            reference = verify.calibrate(lab, profile, device, runs)
+        except RuntimeError as exc:  # the reference itself fails here: every case of the lab is moot
+            if progress:
+                progress(f"BAD  {lab.id:<8} {str(exc)[:120]}")
+            return [{"lab": lab.id, "case": "fix", "expected": "pass", "status": "error", "failed_checks": [], "ok": False, "seconds": 0.0, "message": str(exc)}]
+    for name, script, expected in lab_cases:
+        t0 = time.monotonic()
+        v = verify.verify(lab, script, profile, device, runs, label=name.replace(" ", "-"), reference=reference)
+        failed = [c.name for c in v.failed()]
+        ok = v.status == "pass" if expected == "pass" else (v.status == "fail" and expected in failed)
+        row = {
+            "lab": lab.id,
+            "case": name,
+            "expected": expected,
+            "status": v.status,
+            "failed_checks": failed,
+            "ok": ok,
+            "seconds": round(time.monotonic() - t0, 2),
+            "message": v.message,
+        }
+        rows.append(row)
+        if progress:
+            progress(f"{'ok  ' if ok else 'BAD '} {lab.id:<8} {name:<24} {v.status:<5} {row['seconds']:>6.1f}s  {v.message[:100]}")
+    return rows
 
 
 def table(report: dict) -> str:
