@@ -52,3 +52,63 @@ def test_profiles_parse_and_cover_cpu_and_cuda():
     for profile in names.values():
         assert profile.targets["step_time_ratio"] >= 1.0
     assert names["cuda"].targets["step_time_ratio"] <= names["cpu"].targets["step_time_ratio"]
+
+
+def test_an_h100_class_gpu_gets_the_tight_profile(monkeypatch):
+    monkeypatch.setattr(profiles, "detect_device", lambda: "cuda")
+    monkeypatch.setattr(profiles, "gpu_name", lambda: "NVIDIA H100 80GB HBM3")
+    chosen = profiles.choose("cuda", None)
+    assert chosen.name == "h100" and chosen.targets["step_time_ratio"] <= 1.1 and chosen.targets["dataloader_wait_fraction"] <= 0.05
+    monkeypatch.setattr(profiles, "gpu_name", lambda: "NVIDIA A10G")
+    assert profiles.choose("cuda", None).name == "cuda"
+
+
+# The catalog's coverage, as the course promises it.
+LABS = [catalog.load(i) for i in LAB_IDS]
+
+
+def test_every_family_has_three_labs_at_every_difficulty():
+    assert len(LABS) >= 37
+    for family in catalog.FAMILIES:
+        mine = [lab for lab in LABS if lab.family == family]
+        assert len(mine) >= 3, family
+        assert {lab.difficulty for lab in mine} == {1, 2, 3}, family
+
+
+def test_every_course_area_has_two_labs():
+    for area in catalog.AREAS:
+        assert sum(lab.area == area for lab in LABS) >= 2, area
+    assert all(lab.topic for lab in LABS)
+
+
+def test_distributed_labs_run_two_ranks_under_the_dist_probe():
+    dist_labs = [lab for lab in LABS if lab.family == "dist"]
+    assert len(dist_labs) >= 3
+    for lab in dist_labs:
+        assert lab.nproc == 2 and "dist" in lab.probes
+        assert "init_process_group" in lab.train_path.read_text()
+
+
+# An interviewer's red flags, each the bug of some lab: (what the pristine script must fail, words in its lab.toml).
+RED_FLAGS = {
+    "weights as raw tensors, not nn.Parameter": ("parameter_registration", ""),
+    "state that should be a registered buffer": (None, "buffer"),
+    "zero_grad forgotten": ("zero_grad", ""),
+    "targets not detached": (None, "detach"),
+    "evaluation without no_grad": ("peak_memory", "no_grad"),
+    "evaluation that leaves the model in eval mode": ("train_mode", ""),
+    "no gradient clipping: the loss explodes": ("numerics", "clip"),
+    "a checkpoint that cannot resume": ("loss_spike", "resume"),
+}
+
+
+@pytest.mark.parametrize("flag", RED_FLAGS)
+def test_each_red_flag_is_the_bug_of_a_lab(flag):
+    check, words = RED_FLAGS[flag]
+    found = [
+        lab.id
+        for lab in LABS
+        if (check is None or lab.expect_broken == check)
+        and words.lower() in (lab.lab_dir / "lab.toml").read_text().lower()
+    ]
+    assert found, f"no lab's bug is the red flag: {flag}"

@@ -42,6 +42,8 @@ def verdict(v: Verdict, script_label: str) -> None:
     artifacts = v.artifacts
     if artifacts.get("trace"):
         out.print(f"[dim]trace: {artifacts['trace']} (open in https://ui.perfetto.dev or TensorBoard)[/]")
+    if artifacts.get("cuda_memory_snapshot"):
+        out.print(f"[dim]CUDA memory snapshot: {artifacts['cuda_memory_snapshot']} (drag into https://pytorch.org/memory_viz)[/]")
     if artifacts.get("run_dir"):
         out.print(f"[dim]run folder: {artifacts['run_dir']}[/]")
 

@@ -33,7 +33,7 @@ def cases(lab: Lab) -> list[tuple[str, Path, str]]:
     return found
 
 
-def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int = 1) -> dict:
+def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int = 1, keep_metrics: bool = False) -> dict:
     """Every case of every lab. With jobs > 1, that many labs at once (each lab's cases one after
     another, so a lab's reference and its cases run under the same load); each script still runs
     with the profile's threads, so jobs should not exceed the cores."""
@@ -42,7 +42,7 @@ def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int
     started = time.monotonic()
     cases_by_lab = {lab.id: cases(lab) for lab in labs}  # a malformed decoy header is an error before anything runs
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        per_lab = list(pool.map(lambda lab: _run_lab(lab, cases_by_lab[lab.id], profile, device, progress), labs))
+        per_lab = list(pool.map(lambda lab: _run_lab(lab, cases_by_lab[lab.id], profile, device, progress, keep_metrics), labs))
     rows = [row for lab_rows in per_lab for row in lab_rows]
     return {
         "ok": all(r["ok"] for r in rows),
@@ -54,7 +54,7 @@ def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int
     }
 
 
-def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress) -> list[dict]:
+def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress, keep_metrics: bool = False) -> list[dict]:
     from debuglab import verify
 
     rows = []
@@ -83,6 +83,8 @@ def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress)
             "seconds": round(time.monotonic() - t0, 2),
             "message": v.message,
         }
+        if keep_metrics:
+            row["metrics"] = v.metrics
         rows.append(row)
         if progress:
             progress(f"{'ok  ' if ok else 'BAD '} {lab.id:<8} {name:<24} {v.status:<5} {row['seconds']:>6.1f}s  {v.message[:100]}")

@@ -238,6 +238,9 @@ def _artifacts(evidence: Evidence) -> dict:
     memory = evidence.summary("memory").get("memray")
     if memory:
         artifacts["memory_profile"] = memory
+    snapshot = evidence.summary("memory").get("cuda_snapshot")
+    if snapshot:
+        artifacts["cuda_memory_snapshot"] = snapshot  # drag into https://pytorch.org/memory_viz
     return artifacts
 
 

@@ -67,6 +67,9 @@ def sustained(points: list[tuple[int, int]], max_points: int = 120) -> float:
     return min(growth(points[:half], max_points)[0], growth(points[half:], max_points)[0])
 
 
+SNAPSHOT_ENTRIES = 100_000  # allocation events kept for the CUDA memory snapshot
+
+
 class MemoryProbe(Probe):
     name = "memory"
 
@@ -86,8 +89,16 @@ class MemoryProbe(Probe):
         self.tracker = None
         self.baseline = 0
         self.memray_path = run.run_dir / "memory.bin"
+        self.snapshot_path = None
         if self.cuda:
             torch.cuda.reset_peak_memory_stats()
+            # Every allocation with its Python stack, for PyTorch's memory viewer
+            # (https://pytorch.org/memory_viz): where the leaked or peak memory was allocated.
+            try:
+                torch.cuda.memory._record_memory_history(max_entries=SNAPSHOT_ENTRIES)
+                self.snapshot_path = run.run_dir / "cuda-memory-snapshot.pickle"
+            except (RuntimeError, AttributeError):
+                pass
             return
         # Started before the script so that its frames are known to memray (frames entered
         # before tracking starts are missing from stacks); imports are filtered out when reading.
@@ -150,6 +161,10 @@ class MemoryProbe(Probe):
                 reserved_bytes=torch.cuda.memory_reserved(),
                 allocated_bytes=torch.cuda.memory_allocated(),
             )
+            if self.snapshot_path is not None:
+                torch.cuda.memory._dump_snapshot(str(self.snapshot_path))
+                torch.cuda.memory._record_memory_history(enabled=None)
+                summary["cuda_snapshot"] = str(self.snapshot_path)
         if self.tracker is not None:
             self.tracker.__exit__(None, None, None)
             summary["memray"] = str(self.memray_path)
