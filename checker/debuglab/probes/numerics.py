@@ -56,7 +56,7 @@ class NumericsProbe(Probe):
 
         norms = run.gradient_norms(optimizer)  # shared with grad_flow: computed once per step
         if norms:
-            self.flags.append(("gradients", torch.tensor(all(math.isfinite(n) for n in norms.values()))))
+            self.flags.append(("gradients", all(math.isfinite(n) for n in norms.values())))  # a bool: norms are on the host
             self.optimizer = optimizer
         self._settle(run, run.step + 1)
 
@@ -70,7 +70,9 @@ class NumericsProbe(Probe):
         flags, self.flags = self.flags, []
         if self.first is not None or not flags:
             return
-        if bool(torch.stack([f[1] for f in flags]).all()):
+        # Flags are device tensors (read together, one host sync) or host bools; a GPU run mixes both.
+        on_device = [f[1] for f in flags if isinstance(f[1], torch.Tensor)]
+        if all(f[1] for f in flags if not isinstance(f[1], torch.Tensor)) and (not on_device or bool(torch.stack(on_device).all())):
             return
         what, _, *rest = next(f for f in flags if not bool(f[1]))
         line = rest[0] if rest else None
