@@ -145,3 +145,9 @@ def test_a_rank_that_raises_is_an_error_naming_the_rank(tmp_path):
     assert verdict.status == "error"
     assert "rank 1" in verdict.message and "ValueError: bad batch" in verdict.message
     assert verdict.metrics["line"] is not None
+
+
+def test_a_scaled_loss_is_reported_unscaled_and_the_model_still_pickles():
+    verdict = doctor("amp_save")
+    assert verdict.status == "pass", verdict.message  # torch.save(model) raised before hooks moved off the modules
+    assert verdict.metrics["loss_first"] < 10  # the loss (about 4), not loss x 1024

@@ -13,6 +13,7 @@ import runpy
 import sys
 import time
 import traceback
+import weakref
 from pathlib import Path
 
 HARNESS_DIR = str(Path(__file__).resolve().parent.parent)  # the debuglab package folder
@@ -143,13 +144,25 @@ class ChildRun:
         self.pre_handle = optimizer_hooks.register_optimizer_step_pre_hook(self._before_step)
         self.post_handle = optimizer_hooks.register_optimizer_step_post_hook(self._after_step)
 
+        # Under a GradScaler, backward runs on scaler.scale(loss): the loss figures use the loss.
+        self._unscaled: dict[int, tuple] = {}
+        original_scale = torch.amp.GradScaler.scale
+
+        def scale(scaler, outputs):
+            scaled = original_scale(scaler, outputs)
+            if isinstance(outputs, torch.Tensor) and isinstance(scaled, torch.Tensor) and outputs.numel() == 1:
+                self._unscaled = {id(scaled): (weakref.ref(scaled), outputs.detach())}  # never keeps a graph alive
+            return scaled
+
+        torch.amp.GradScaler.scale = scale
         original_backward = torch.autograd.backward
 
         def backward(tensors, *args, **kwargs):
             root = tensors[0] if isinstance(tensors, (tuple, list)) else tensors
             if isinstance(root, torch.Tensor):
                 if root.numel() == 1:
-                    self.step_losses.append(root.detach())
+                    scaled = self._unscaled.get(id(root))
+                    self.step_losses.append(scaled[1] if scaled is not None and scaled[0]() is root else root.detach())
                 for probe in self.probes:
                     probe.on_backward(self, root)
             return original_backward(tensors, *args, **kwargs)

@@ -120,8 +120,12 @@ class MemoryProbe(Probe):
     def on_model(self, run) -> None:
         # The model's outputs too: a graph can outlive its step through what the model returns
         # (a recurrent state carried into the next batch) while the loss's own node is freed.
-        if run.model is not None:
-            run.model.register_forward_hook(lambda module, args, output: self._count(output))
+        # A global forward hook, not one stored on the model: torch.save(model) must still pickle it.
+        if run.model is not None and not getattr(self, "_hooked", False):
+            from torch.nn.modules import module as module_hooks
+
+            self._hooked = True
+            module_hooks.register_module_forward_hook(lambda module, args, output: self._count(output) if module is run.model else None)
 
     def _count(self, value) -> None:
         if isinstance(value, (tuple, list)):

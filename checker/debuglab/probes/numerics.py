@@ -21,27 +21,37 @@ class NumericsProbe(Probe):
         self.flags: list = []  # (what, finite-flag tensor) since the last step, in execution order
         self.first: dict | None = None
         self.handles = []
+        self.labels: dict[int, tuple] = {}  # id(module) -> (module, its name in the model), for the modules watched
 
     def on_model(self, run) -> None:
         import torch
+        from torch.nn.modules import module as module_hooks
 
         if run.model is None:
             return
+        # One global forward hook rather than a hook on each module: hooks stored on modules travel
+        # with them, and torch.save(model) could not pickle ours.
+        self.labels = {}
+        if not self.handles:
+
+            def hook(module, args, output):
+                watched = self.labels.get(id(module))
+                if watched is None or watched[0] is not module:
+                    return
+                label = watched[1]
+                # A module may return a tensor, or a tuple such as (logits, loss).
+                for tensor in output if isinstance(output, (tuple, list)) else (output,):
+                    if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+                        self.flags.append((label, torch.isfinite(tensor).all()))
+
+            self.handles.append(module_hooks.register_module_forward_hook(hook))
         for name, module in run.model.named_modules():
             # Containers (Sequential, ModuleList...) only pass on their children's outputs: hook the
             # modules that compute something, the learner's own modules and the root.
             own = getattr(type(module).forward, "__code__", None) is not None and type(module).forward.__code__.co_filename == run.script
             if name and not own and any(True for _ in module.children()):
                 continue
-            label = name or type(module).__name__
-
-            def hook(module, args, output, label=label):
-                # A module may return a tensor, or a tuple such as (logits, loss).
-                for tensor in output if isinstance(output, (tuple, list)) else (output,):
-                    if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
-                        self.flags.append((label, torch.isfinite(tensor).all()))
-
-            self.handles.append(module.register_forward_hook(hook))
+            self.labels[id(module)] = (module, name or type(module).__name__)
 
     def on_backward(self, run, tensor) -> None:
         import sys
