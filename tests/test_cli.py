@@ -87,6 +87,23 @@ def test_missing_train_py_says_so(tmp_path):
     assert result.returncode == 2 and "train.py: file is missing" in one_line(result.stderr)
 
 
+def test_missing_readme_says_so(tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, catalog)
+    (catalog / "labs" / "loop-01" / "README.md").unlink()
+    result = cli("show", "loop-01", env={"DEBUGLAB_DATA": str(catalog)})
+    assert result.returncode == 2 and "README.md: file is missing" in one_line(result.stderr)
+
+
+def test_area_outside_the_course_is_named(tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, catalog)
+    toml = catalog / "labs" / "loop-01" / "lab.toml"
+    toml.write_text(toml.read_text().replace('area = "training loops"', 'area = "cooking"'))
+    result = cli("list", env={"DEBUGLAB_DATA": str(catalog)})
+    assert result.returncode == 2 and "'area'" in one_line(result.stderr) and "data pipelines" in result.stderr
+
+
 def test_verify_file_that_does_not_exist(tmp_path):
     result = cli("verify", "loop-01", "--file", str(tmp_path / "nope.py"), env=CATALOG_ENV)
     assert result.returncode == 2 and "no such file" in one_line(result.stderr)

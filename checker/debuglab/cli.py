@@ -99,8 +99,11 @@ def show(lab_id: str) -> None:
     """The lab's incident report and where your copy lives."""
     lab = _lab(lab_id)
     workspace = _workspace()
+    if not lab.readme_path.is_file():
+        raise DebuglabError(f"{lab.readme_path}: file is missing; lab {lab.id} needs its README.md (the incident report)")
     click.echo(lab.readme_path.read_text(encoding="utf-8").rstrip())
-    click.echo(f"\nfamily: {lab.family}   difficulty: {lab.difficulty}   area: {lab.area}")
+    topic = f" ({lab.topic})" if lab.topic else ""
+    click.echo(f"\nfamily: {lab.family}   difficulty: {lab.difficulty}   area: {lab.area}{topic}")
     click.echo(f"your copy: {workspace.script(lab.id)} ({workspace.status(lab.id)})")
 
 
