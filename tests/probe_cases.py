@@ -98,6 +98,18 @@ VARIANTS = {
 
 # Bug-absent counterparts of some variants: the same structure, done right.
 CLEAN_VARIANTS = {
+    "loader_reads_values": (
+        "No bug: the Dataset reads tensor values with .item() and bool(): host code, before anything reaches the device.",
+        [
+            (
+                "for step in range(STEPS):\n    x = torch.randn(32, 16)\n    y = (x @ weights).argmax(dim=1)\n",
+                "class Flipping(torch.utils.data.Dataset):\n    def __len__(self):\n        return STEPS * 32\n\n"
+                "    def __getitem__(self, i):\n        x = torch.randn(16)\n        if torch.rand(()) < 0.5:\n            x = -x\n"
+                "        return x, (x @ weights).argmax().item()\n\n\n"
+                "for step, (x, y) in enumerate(torch.utils.data.DataLoader(Flipping(), batch_size=32)):\n",
+            )
+        ],
+    ),
     "eval_restored": (
         "No bug: an evaluation at step 30 calls model.eval(), then model.train() before training goes on.",
         [

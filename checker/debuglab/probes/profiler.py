@@ -41,6 +41,7 @@ class ProfilerProbe(Probe):
         self.too_slow_ms = 3 * options.get("step_time_ratio", 1.5) * reference_ms if reference_ms else None
         script = run.script
 
+        self.in_loader = 0
         iterator = dataloader._BaseDataLoaderIter
         original_next = iterator.__next__
 
@@ -48,9 +49,11 @@ class ProfilerProbe(Probe):
             if self.dataset_line is None:
                 self.dataset_line = _getitem_line(it, script)
             started = time.perf_counter()
+            self.in_loader += 1
             try:
                 return original_next(it)
             finally:
+                self.in_loader -= 1
                 self.wait += time.perf_counter() - started
 
         iterator.__next__ = timed_next
@@ -58,7 +61,9 @@ class ProfilerProbe(Probe):
         def counting(method_name, original):
             def method(tensor, *args, **kwargs):
                 frame = sys._getframe(1)
-                if frame.f_code.co_filename == script and run.in_training:
+                # Dataset and collate code runs on the host, before anything reaches the device:
+                # reading a value there is no device sync.
+                if frame.f_code.co_filename == script and run.in_training and not self.in_loader:
                     self.syncs += 1
                     entry = self.sync_lines.setdefault(frame.f_lineno, [method_name, 0])
                     entry[1] += 1
