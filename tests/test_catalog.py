@@ -43,7 +43,8 @@ def test_reference_fix_is_a_small_diff(lab_id):
     before = lab.train_path.read_text().splitlines()
     after = lab.fix_path.read_text().splitlines()
     changed = [line for line in difflib.unified_diff(before, after, n=0) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-    assert 0 < len(changed) <= 12, f"{lab_id}: the fix changes {len(changed)} lines"
+    # Small: a perf lab's fix that turns a Python loop into one batched op is the largest, at about 15 lines.
+    assert 0 < len(changed) <= 16, f"{lab_id}: the fix changes {len(changed)} lines"
 
 
 def test_profiles_parse_and_cover_cpu_and_cuda():
