@@ -68,6 +68,11 @@ def test_an_h100_class_gpu_gets_the_tight_profile(monkeypatch):
 LABS = [catalog.load(i) for i in LAB_IDS]
 
 
+@pytest.mark.xfail(strict=True, reason="36 of 37 labs: grad-05 (targets not detached) has not landed")
+def test_the_catalog_has_thirty_seven_labs():
+    assert len(LABS) >= 37
+
+
 def test_every_family_has_three_labs_at_every_difficulty():
     for family in catalog.FAMILIES:
         mine = [lab for lab in LABS if lab.family == family]
@@ -89,26 +94,28 @@ def test_distributed_labs_run_two_ranks_under_the_dist_probe():
         assert "init_process_group" in lab.train_path.read_text()
 
 
-# An interviewer's red flags, each the bug of some lab: (what the pristine script must fail, words in its lab.toml).
+# An interviewer's red flags, each the bug of a named lab: (lab, the check its pristine script must fail,
+# words in the lab's topic).
 RED_FLAGS = {
-    "weights as raw tensors, not nn.Parameter": ("parameter_registration", ""),
-    "state that should be a registered buffer": (None, "buffer"),
-    "zero_grad forgotten": ("zero_grad", ""),
-    "targets not detached": (None, "detach"),
-    "evaluation without no_grad": ("peak_memory", "no_grad"),
-    "evaluation that leaves the model in eval mode": ("train_mode", ""),
-    "no gradient clipping: the loss explodes": ("numerics", "clip"),
-    "a checkpoint that cannot resume": ("loss_spike", "resume"),
+    "weights as raw tensors, not nn.Parameter": ("grad-02", "parameter_registration", "linear layer"),
+    "state that should be a registered buffer": ("loop-07", "reloaded_accuracy", "buffers"),
+    "zero_grad forgotten": ("loop-05", "zero_grad", "accumulation"),
+    "evaluation without no_grad": ("loop-02", "peak_memory", "no_grad"),
+    "evaluation that leaves the model in eval mode": ("loop-01", "train_mode", "eval modes"),
+    "no gradient clipping: the loss explodes": ("nan-02", "numerics", "clipping"),
+    "a checkpoint that cannot resume": ("loop-03", "loss_spike", "resume"),
+}
+MISSING_RED_FLAGS = {
+    "targets not detached": ("grad-05", "heldout_accuracy", "not detached"),  # being written; not in the catalog yet
 }
 
 
-@pytest.mark.parametrize("flag", RED_FLAGS)
+@pytest.mark.parametrize(
+    "flag",
+    [*RED_FLAGS, *(pytest.param(f, marks=pytest.mark.xfail(strict=True, reason="its lab has not landed")) for f in MISSING_RED_FLAGS)],
+)
 def test_each_red_flag_is_the_bug_of_a_lab(flag):
-    check, words = RED_FLAGS[flag]
-    found = [
-        lab.id
-        for lab in LABS
-        if (check is None or lab.expect_broken == check)
-        and words.lower() in (lab.lab_dir / "lab.toml").read_text().lower()
-    ]
-    assert found, f"no lab's bug is the red flag: {flag}"
+    lab_id, check, words = {**RED_FLAGS, **MISSING_RED_FLAGS}[flag]
+    assert lab_id in LAB_IDS, f"no lab for the red flag: {flag}"
+    lab = catalog.load(lab_id)
+    assert lab.expect_broken == check and words in lab.topic
