@@ -103,10 +103,12 @@ CLEAN_VARIANTS = {
         [
             (
                 "for step in range(STEPS):\n    x = torch.randn(32, 16)\n    y = (x @ weights).argmax(dim=1)\n",
-                "class Flipping(torch.utils.data.Dataset):\n    def __len__(self):\n        return STEPS * 32\n\n"
-                "    def __getitem__(self, i):\n        x = torch.randn(16)\n        if torch.rand(()) < 0.5:\n            x = -x\n"
-                "        return x, (x @ weights).argmax().item()\n\n\n"
-                "for step, (x, y) in enumerate(torch.utils.data.DataLoader(Flipping(), batch_size=32)):\n",
+                "class Batches(torch.utils.data.Dataset):\n    def __init__(self):\n        self.x = torch.randn(STEPS * 32, 16)\n\n"
+                "    def __len__(self):\n        return STEPS\n\n"
+                "    def __getitem__(self, i):\n        x = self.x[i * 32 : (i + 1) * 32]\n        if bool(x.abs().max() > 10):\n            x = x.clamp(-10, 10)\n"
+                "        assert x.shape[0] == 32, f'short batch at {x.mean().item()}'\n"
+                "        return x, (x @ weights).argmax(dim=1)\n\n\n"
+                "for step, (x, y) in enumerate(torch.utils.data.DataLoader(Batches(), batch_size=None)):\n",
             )
         ],
     ),
