@@ -123,6 +123,14 @@ CLEAN_VARIANTS = {
             ),
         ],
     ),
+    "dist_new_sampler_each_epoch": (
+        "No bug: a new DistributedSampler every epoch, seeded with the epoch, so each epoch has its own order.",
+        [
+            ("    sampler.set_epoch(epoch)\n    for xb, yb in loader:\n",
+             "    sampler = DistributedSampler(TensorDataset(x, y), num_replicas=world, rank=rank, shuffle=True, seed=epoch)\n"
+             "    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=32, sampler=sampler):\n"),
+        ],
+    ),
     "resumed": (
         "No bug: at step 30 the run resumes from a checkpoint into a new model and optimizer, as after a preemption.",
         [("for step in range(STEPS):\n", "for step in range(STEPS):\n" + "RESUME")],
@@ -166,7 +174,7 @@ DIST_VARIANTS = {
 
 def write_variant(name: str, folder: Path) -> Path:
     doc, edits = {**VARIANTS, **DIST_VARIANTS}[name]
-    source = (DIST_BASE if name in DIST_VARIANTS else BASE).read_text()
+    source = (DIST_BASE if name.startswith("dist_") else BASE).read_text()
     source = f'"""{doc}"""\n' + source[source.index('"""', 3) + 4 :]
     for old, new in edits:
         assert old in source, f"variant {name}: {old!r} is not in base.py any more"

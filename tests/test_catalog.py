@@ -68,7 +68,6 @@ def test_an_h100_class_gpu_gets_the_tight_profile(monkeypatch):
 LABS = [catalog.load(i) for i in LAB_IDS]
 
 
-@pytest.mark.xfail(strict=True, reason="36 of 37 labs: grad-05 (targets not detached) has not landed")
 def test_the_catalog_has_thirty_seven_labs():
     assert len(LABS) >= 37
 
@@ -104,18 +103,13 @@ RED_FLAGS = {
     "evaluation that leaves the model in eval mode": ("loop-01", "train_mode", "eval modes"),
     "no gradient clipping: the loss explodes": ("nan-02", "numerics", "clipping"),
     "a checkpoint that cannot resume": ("loop-03", "loss_spike", "resume"),
-}
-MISSING_RED_FLAGS = {
-    "targets not detached": ("grad-05", "heldout_accuracy", "not detached"),  # being written; not in the catalog yet
+    "targets not detached": ("grad-05", "heldout_accuracy", "not detached"),
 }
 
 
-@pytest.mark.parametrize(
-    "flag",
-    [*RED_FLAGS, *(pytest.param(f, marks=pytest.mark.xfail(strict=True, reason="its lab has not landed")) for f in MISSING_RED_FLAGS)],
-)
+@pytest.mark.parametrize("flag", RED_FLAGS)
 def test_each_red_flag_is_the_bug_of_a_lab(flag):
-    lab_id, check, words = {**RED_FLAGS, **MISSING_RED_FLAGS}[flag]
+    lab_id, check, words = RED_FLAGS[flag]
     assert lab_id in LAB_IDS, f"no lab for the red flag: {flag}"
     lab = catalog.load(lab_id)
     assert lab.expect_broken == check and words in lab.topic

@@ -111,8 +111,9 @@ def test_sync_probe_counts_only_the_learners_file():
     assert verdict.metrics["syncs_per_step"] == pytest.approx(3 / 120, abs=0.01)
 
 
-def test_a_correct_distributed_loop_passes_on_every_rank():
-    verdict = doctor("dist_base")
+@pytest.mark.parametrize("script", ["dist_base", "dist_new_sampler_each_epoch"])
+def test_a_correct_distributed_loop_passes_on_every_rank(script):
+    verdict = doctor(script)
     assert verdict.status == "pass", verdict.message
     assert verdict.metrics["ranks"] == 2
     assert {c.name for c in verdict.checks} >= {"sampler_epoch", "checkpoint_writers", "rank_consistency"}

@@ -3,6 +3,7 @@ Record lookup with a hand-written multi-head attention block.
 
 Each sample is a list of (key, value) records followed by a query key; the model answers the value
 stored under that key (associative recall). Records -> embeddings -> transformer block -> value.
+Shapes: N samples, R records, T = R + 1 positions, B batch, C channels, nh heads of size hs.
 Run: python train.py
 """
 import math

@@ -3,6 +3,7 @@ Table question answering with a cross-attention reader.
 
 Each sample is a table of (field, value) records and a few questions, each naming a field; the
 model answers the value stored in that field. Questions -> cross-attention over the records -> MLP -> value.
+Shapes: N tables, B batch, Tk records, Tq questions, C channels, nh heads of size hs.
 Run: python train.py
 """
 import math

@@ -2,6 +2,7 @@
 Token-level sequence transformer, checked on the synthetic reverse task before it sees real data.
 
 Tokens -> embedding -> sinusoidal positional encoding -> transformer encoder -> one token per position.
+Shapes: N sequences, B batch, T tokens, C channels, V vocabulary, L table length.
 Run: python train.py
 """
 import math

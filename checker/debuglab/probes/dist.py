@@ -128,13 +128,16 @@ class DistProbe(Probe):
 
 
 def _repeated_epochs(iterations: list[dict]) -> int:
+    """Iterations of a shuffling sampler that replay an order already seen: the same epoch (and
+    seed) gives the same order. A new sampler per epoch with its own seed is a correct fix too,
+    so the order, not the epoch number, decides."""
     seen, repeated = set(), 0
     for it in iterations:
         if not it.get("shuffle"):
             continue
-        if it["epoch"] in seen:
+        if it["order"] in seen:
             repeated += 1
-        seen.add(it["epoch"])
+        seen.add(it["order"])
     return repeated
 
 
