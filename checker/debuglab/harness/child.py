@@ -87,6 +87,12 @@ class ChildRun:
             self._norms_key, self._norms = key, {id(p): n for p, n in zip(params, norms)}
         return self._norms
 
+    def bare_model(self):
+        """The trained model, unwrapped from DistributedDataParallel in a distributed run."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+
     def optimizer_params(self):
         for optimizer in self.optimizers:
             for group in optimizer.param_groups:

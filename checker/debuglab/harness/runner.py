@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from debuglab.harness.channel import ChannelReader
@@ -46,7 +46,7 @@ class RunResult:
 
     def rank(self, r: int) -> "RunResult":
         """The run as rank r saw it (its events, its folder); the whole run's exit status."""
-        return RunResult(self.ranks[r], self.returncode, self.timed_out, self.wall_s, self.run_dir / f"rank{r}", self.output_path, 0, [])
+        return replace(self, events=self.ranks[r], run_dir=self.run_dir / f"rank{r}", rejected_lines=0, ranks=[])
 
     def first(self, kind: str) -> dict | None:
         return next((e for e in self.events if e["kind"] == kind), None)
@@ -111,6 +111,29 @@ def _write_spec(spec: RunSpec, token: str, channel: dict) -> Path:
     return spec_path
 
 
+def _start(spec: RunSpec, command: list[str], env: dict, pass_fds: tuple = ()) -> tuple[subprocess.Popen, Path | None]:
+    """Start the script's process in a process group of its own (so the whole tree can be
+    ended), its output to output.log or, under `run`, to this terminal."""
+    output_path = None if spec.stream_output else spec.run_dir / "output.log"
+    output = None if output_path is None else open(output_path, "wb")
+    try:
+        proc = subprocess.Popen(
+            command,
+            cwd=spec.script.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            pass_fds=pass_fds,
+            start_new_session=True,
+            preexec_fn=_limit_memory(spec.memory_limit_mb),
+        )
+    finally:
+        if output:
+            output.close()
+    return proc, output_path
+
+
 def run_script(spec: RunSpec, on_event=None) -> RunResult:
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     if spec.nproc > 1:
@@ -118,26 +141,11 @@ def run_script(spec: RunSpec, on_event=None) -> RunResult:
     token = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
     spec_path = _write_spec(spec, token, {"channel_fd": write_fd})
-
-    output_path = None if spec.stream_output else spec.run_dir / "output.log"
-    output = None if output_path is None else open(output_path, "wb")
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "debuglab.harness.child", str(spec_path)],
-            cwd=spec.script.parent,
-            env=_child_env(spec),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            pass_fds=(write_fd,),
-            start_new_session=True,  # its own process group, so the whole tree can be ended
-            preexec_fn=_limit_memory(spec.memory_limit_mb),
-        )
+        proc, output_path = _start(spec, [sys.executable, "-m", "debuglab.harness.child", str(spec_path)], _child_env(spec), (write_fd,))
     finally:
         os.close(write_fd)
-        if output:
-            output.close()
     reader = ChannelReader(read_fd, token, on_event)
     reader.start()
     timed_out = False
@@ -189,25 +197,10 @@ def _run_distributed(spec: RunSpec, on_event=None) -> RunResult:
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={spec.nproc}",
         "--monitor-interval=0.5", "-m", "debuglab.harness.child", str(spec_path),
     ]
-    output_path = None if spec.stream_output else spec.run_dir / "output.log"
-    output = None if output_path is None else open(output_path, "wb")
     started = time.monotonic()
     env = _child_env(spec)
     env["TORCHELASTIC_ERROR_FILE"] = str(spec.run_dir / "torchrun-error.json")
-    try:
-        proc = subprocess.Popen(
-            command,
-            cwd=spec.script.parent,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            start_new_session=True,
-            preexec_fn=_limit_memory(spec.memory_limit_mb),
-        )
-    finally:
-        if output:
-            output.close()
+    proc, output_path = _start(spec, command, env)
     for reader in readers:
         reader.start()
 

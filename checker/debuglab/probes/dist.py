@@ -56,12 +56,8 @@ class DistProbe(Probe):
         import hashlib
 
         digest, sums = None, {}
-        model = run.model
-        if model is not None:
-            from torch.nn.parallel import DistributedDataParallel
-
-            if isinstance(model, DistributedDataParallel):
-                model = model.module
+        if run.model is not None:
+            model = run.bare_model()
             h = hashlib.sha1()
             for name, p in model.named_parameters():
                 data = p.detach().float().cpu().contiguous()

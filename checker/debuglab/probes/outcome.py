@@ -51,9 +51,7 @@ class OutcomeProbe(Probe):
             spec = importlib.util.spec_from_file_location("debuglab_lab_checks", checks_path)
             checks = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(checks)
-            from torch.nn.parallel import DistributedDataParallel
-
-            model = run.model.module if isinstance(run.model, DistributedDataParallel) else run.model
+            model = run.bare_model()
             device = next(model.parameters()).device
             model.eval()
             with torch.no_grad():
