@@ -131,6 +131,13 @@ CLEAN_VARIANTS = {
              "    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=32, sampler=sampler):\n"),
         ],
     ),
+    "mse_loss": (
+        "No bug: an MSE loss over a batch of 1024; on the CPU its 0-d result views the 16 KB buffer of squared errors.",
+        [
+            ("x = torch.randn(32, 16)", "x = torch.randn(1024, 16)"),
+            ("nn.functional.cross_entropy(model(x), y)", "nn.functional.mse_loss(model(x), nn.functional.one_hot(y, 4).float())"),
+        ],
+    ),
     "resumed": (
         "No bug: at step 30 the run resumes from a checkpoint into a new model and optimizer, as after a preemption.",
         [("for step in range(STEPS):\n", "for step in range(STEPS):\n" + "RESUME")],

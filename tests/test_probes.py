@@ -63,7 +63,7 @@ def test_probe_catches_its_bug(script, check, words):
         assert word in message
 
 
-@pytest.mark.parametrize("script", ["eval_restored", "resumed", "loader_reads_values"])
+@pytest.mark.parametrize("script", ["eval_restored", "resumed", "loader_reads_values", "mse_loss"])
 def test_the_same_structure_without_the_bug_passes(script):
     verdict = doctor(script)
     assert verdict.status == "pass", verdict.message
