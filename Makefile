@@ -7,7 +7,7 @@ PYTHON ?= python3
 # TORCH_CPU="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: install lab test bench
+.PHONY: install lab test test-tools bench
 
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null && echo "keeping the installed torch" || { \
@@ -18,7 +18,14 @@ install:
 lab: install
 	$(PYTHON) -m debuglab run leak-03
 
-test: install
+# The workshop tests drive the terminal in tmux and open the HTML report in headless Chromium.
+test-tools:
+	@command -v tmux >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux chromium fonts-dejavu-core >/dev/null; \
+	  else echo "the tests need tmux and chromium: install them (e.g. sudo apt-get install tmux chromium)"; exit 1; fi; }
+
+test: install test-tools
 	$(PYTHON) -m pytest
 
 bench: install

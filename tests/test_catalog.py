@@ -28,6 +28,20 @@ def test_lab_is_complete(lab_id):
 
 
 @pytest.mark.parametrize("lab_id", LAB_IDS)
+def test_lab_explains_its_solution(lab_id):
+    """`debuglab solution` shows fixtures/<id>/solution.md: the root cause, why the fix, a rule to keep."""
+    lab = catalog.load(lab_id)
+    text = (lab.fixture_dir / "solution.md").read_text()
+    assert text.startswith(f"# {lab_id}: ")
+    sections = re.split(r"^## ", text, flags=re.M)[1:]
+    assert [s.splitlines()[0] for s in sections] == ["Root cause", "Why this fix", "Remember"]
+    for section in sections:
+        body = section.split("\n", 1)[1].strip()
+        assert len(body.split()) >= 8, f"{lab_id}: section '{section.splitlines()[0]}' is nearly empty"
+    assert len(text.split()) <= 260
+
+
+@pytest.mark.parametrize("lab_id", LAB_IDS)
 def test_lab_script_looks_like_real_code(lab_id):
     lab = catalog.load(lab_id)
     source = lab.train_path.read_text()

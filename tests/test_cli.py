@@ -44,6 +44,13 @@ def test_list_json_gives_id_title_family_difficulty_status():
         "area": "training loops",
         "topic": "zero_grad",
         "status": "new",
+        "active_s": 0.0,
+        "time_to_pass_s": None,
+        "hints": 0,
+        "attempts": 0,
+        "runs": 0,
+        "solution_viewed": False,
+        "pristine_changed": False,
     }
 
 
@@ -139,7 +146,14 @@ def test_the_learners_loop(isolated):
 
     progress = json.loads((workspace / ".debuglab" / "progress.json").read_text())
     entry = progress["labs"]["loop-01"]
-    assert progress["version"] == 1 and entry["attempts"] == 2 and entry["first_pass"] and entry["runs"] == 1
+    assert progress["version"] == 2 and entry["attempts"] == 2 and entry["first_pass"] and entry["runs"] == 1
+    assert entry["attempts_to_pass"] == 2 and entry["time_to_pass_s"] >= 0
+    # the report's pictures: the first run (broken) and the passing verify (fixed), step by step
+    series = workspace / ".debuglab" / "series" / "loop-01"
+    before, after = (json.loads((series / f"{name}.json").read_text()) for name in ("before", "after"))
+    assert before["status"] == "run" and after["status"] == "pass"
+    assert len(after["steps"]) == 150 and after["steps"][-1]["grad_norms"] and "loss" in after["steps"][-1]
+    assert after["heap"] and after["metrics"]["growth_bytes_per_step"] is not None
     assert cli("list", "--json", env=CATALOG_ENV).stdout.count('"status": "passed"') == 1
     # the pristine lab is never touched
     assert "optimizer.zero_grad()" not in (TEST_CATALOG / "labs" / "loop-01" / "train.py").read_text()
@@ -197,7 +211,7 @@ def test_list_shows_family_difficulty_and_status():
     result = cli("list", env=CATALOG_ENV)
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("loop  training-loop mechanics") and "(0/1 passed)" in lines[0]
+    assert lines[0].startswith("loop  training-loop mechanics") and "(0/1 passed, 0s, 0 hints, 0 attempts)" in lines[0]
     row = next(line for line in lines if "loop-01" in line)
     assert row.split()[:3] == ["1", "loop-01", "*"] and row.rstrip().endswith("new")
     assert "next in the recommended order (#1): debuglab run loop-01" in result.stdout

@@ -36,7 +36,12 @@ def main() -> None:
     debuglab list                 the catalog, with your progress
     debuglab run leak-03          run your copy of a lab and see the symptom
     debuglab verify leak-03       judge your fix: pass, fail or error, and why
+    debuglab watch leak-03        verify on every save, next lab on a pass
     debuglab hint leak-03         the next hint
+    debuglab solution leak-03     the reference fix and why, once you pass
+    debuglab progress             per family: passed, time, hints, attempts
+    debuglab session start --pair "Ada,Linus"   a pair session with swaps
+    debuglab report --format html               your report, with pictures
     """
 
 
@@ -59,38 +64,101 @@ def list_labs(as_json: bool) -> None:
     every family first), with your status per lab."""
     from debuglab import catalog
 
+    from debuglab.workspace import duration, family_totals
+
     workspace = _workspace()
+    progress = workspace.load_progress()
     labs = catalog.recommended_order(catalog.all_labs())
-    rows = [
-        {
-            "order": n,
-            "id": lab.id,
-            "title": lab.title,
-            "family": lab.family,
-            "difficulty": lab.difficulty,
-            "area": lab.area,
-            "topic": lab.topic,
-            "status": workspace.status(lab.id),
-        }
-        for n, lab in enumerate(labs, 1)
-    ]
+    rows = [_lab_row(n, lab, workspace, progress) for n, lab in enumerate(labs, 1)]
+    totals = family_totals(progress, labs)
     if as_json:
-        click.echo(json.dumps({"workspace": str(workspace.root), "labs": rows}, indent=2))
+        click.echo(json.dumps({"workspace": str(workspace.root), "families": totals, "labs": rows}, indent=2))
         return
     width = max(len(r["title"]) for r in rows) if rows else 10
-    families = [f for f in catalog.FAMILIES if any(r["family"] == f for r in rows)]
-    families += sorted({r["family"] for r in rows} - set(families))
-    for family in families:
+    for family in _families(rows):
         mine = sorted((r for r in rows if r["family"] == family), key=lambda r: r["order"])
-        passed = sum(r["status"] == "passed" for r in mine)
-        click.echo(f"{family}  {catalog.FAMILY_TITLES.get(family, '')}  ({passed}/{len(mine)} passed)")
+        t = totals[family]
+        figures = f"{t['passed']}/{t['labs']} passed, {duration(t['active_s'])}, {t['hints']} hints, {t['attempts']} attempts"
+        click.echo(f"{family}  {catalog.FAMILY_TITLES.get(family, '')}  ({figures})")
         for row in mine:
             stars = "*" * row["difficulty"]
-            click.echo(f"  {row['order']:>2}  {row['id']:<8}  {stars:<3}  {row['title']:<{width}}  {row['status']}")
+            flag = "  (pristine lab changed: debuglab diff / reset)" if row["pristine_changed"] else ""
+            click.echo(f"  {row['order']:>2}  {row['id']:<8}  {stars:<3}  {row['title']:<{width}}  {row['status']}{flag}")
         click.echo()
-    upcoming = next((r for r in rows if r["status"] != "passed"), None)
+    upcoming = next_lab(rows)
     nxt = f"next in the recommended order (#{upcoming['order']}): debuglab run {upcoming['id']}" if upcoming else "every lab passed"
     click.echo(f"# is the recommended order: easy labs of every family first, then harder ones.\nworkspace: {workspace.root}    {nxt}")
+
+
+def _lab_row(n: int, lab, workspace, progress: dict) -> dict:
+    entry = progress["labs"].get(lab.id, {})
+    return {
+        "order": n,
+        "id": lab.id,
+        "title": lab.title,
+        "family": lab.family,
+        "difficulty": lab.difficulty,
+        "area": lab.area,
+        "topic": lab.topic,
+        "status": workspace.status(lab.id, progress),
+        "active_s": entry.get("active_s", 0.0),
+        "time_to_pass_s": entry.get("time_to_pass_s"),
+        "hints": entry.get("hints", 0),
+        "attempts": entry.get("attempts", 0),
+        "runs": entry.get("runs", 0),
+        "solution_viewed": bool(entry.get("solution_viewed")),
+        "pristine_changed": workspace.pristine_changed(lab, progress),
+    }
+
+
+def _families(rows: list[dict]) -> list[str]:
+    from debuglab import catalog
+
+    families = [f for f in catalog.FAMILIES if any(r["family"] == f for r in rows)]
+    return families + sorted({r["family"] for r in rows} - set(families))
+
+
+def next_lab(rows: list[dict], after: str | None = None) -> dict | None:
+    """The first lab not yet passed in the recommended order (other than `after`)."""
+    return next((r for r in rows if r["status"] != "passed" and r["id"] != after), None)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of tables.")
+def progress(as_json: bool) -> None:
+    """Your progress: per family, labs passed, time spent, hints taken and attempts; then each lab
+    you have started, and the pair session under way."""
+    from debuglab import catalog
+    from debuglab.workspace import active_session, driver_of, duration, family_totals
+
+    workspace = _workspace()
+    data = workspace.load_progress()
+    labs = catalog.recommended_order(catalog.all_labs())
+    rows = [_lab_row(n, lab, workspace, data) for n, lab in enumerate(labs, 1)]
+    totals = family_totals(data, labs)
+    session = active_session(data)
+    if as_json:
+        click.echo(json.dumps({"workspace": str(workspace.root), "families": totals, "labs": [r for r in rows if r["status"] != "new"], "session": session}, indent=2))
+        return
+    click.echo(f"workspace: {workspace.root}")
+    click.echo(f"{'family':<8} {'passed':>7}  {'time':>8}  {'hints':>5}  {'attempts':>8}")
+    for family in _families(rows):
+        t = totals[family]
+        click.echo(f"{family:<8} {t['passed']:>3}/{t['labs']:<3}  {duration(t['active_s']):>8}  {t['hints']:>5}  {t['attempts']:>8}")
+    passed = sum(t["passed"] for t in totals.values())
+    click.echo(f"{'all':<8} {passed:>3}/{len(labs):<3}  {duration(sum(t['active_s'] for t in totals.values())):>8}  "
+               f"{sum(t['hints'] for t in totals.values()):>5}  {sum(t['attempts'] for t in totals.values()):>8}")
+    started = [r for r in rows if r["status"] != "new"]
+    if started:
+        click.echo(f"\n{'lab':<8} {'status':<9} {'time':>8}  {'to pass':>8}  {'hints':>5}  {'attempts':>8}")
+        for r in started:
+            flag = "  pristine lab changed: 'debuglab diff' shows your edits, 'debuglab reset' takes the new version" if r["pristine_changed"] else ""
+            solution = "  (solution viewed)" if r["solution_viewed"] else ""
+            click.echo(f"{r['id']:<8} {r['status']:<9} {duration(r['active_s']):>8}  {duration(r['time_to_pass_s']):>8}  {r['hints']:>5}  {r['attempts']:>8}{solution}{flag}")
+    if session:
+        click.echo(f"\npair session {session['id']}: {' & '.join(session['pair'])}, driver now {driver_of(session)}")
+    upcoming = next_lab(rows)
+    click.echo(f"\nnext: debuglab run {upcoming['id']}" if upcoming else "\nevery lab passed")
 
 
 @main.command()
@@ -141,15 +209,19 @@ def run(lab_id: str, device: str | None, profile_name: str | None) -> None:
     click.echo(f"running {script} on {device} (probes: {', '.join(lab.probes)})\n", err=True)
     run_dir = verify.new_run_dir(workspace.runs_dir(lab.id), "run")
     evidence = verify.execute(script, profile, device, run_dir, lab, stream_output=True, stop_early=False)
-    record_run(workspace, lab.id)
-    workspace.prune_runs(lab.id)
     failure = evidence.failure()
     if failure:
+        record_run(workspace, lab.id)
+        workspace.prune_runs(lab.id)
         message, line = failure
         click.echo(f"\nerror: {message}" + (f" ({script}:{line})" if line else ""), err=True)
         sys.exit(3)
     metrics, _ = verify.measure(evidence, lab)
-    render.symptom(metrics, (evidence.result.first("summary") or {}).get("first_sign"))
+    first_sign = (evidence.result.first("summary") or {}).get("first_sign")
+    sign = f"first sign at step {first_sign['step']} ({first_sign['check']}): {first_sign['message']}" if first_sign else ""
+    record_run(workspace, lab.id, verify.write_series(evidence, metrics, run_dir, "run", sign))
+    workspace.prune_runs(lab.id)
+    render.symptom(metrics, first_sign)
     click.echo(f"\nfix {script}, then: debuglab verify {lab.id}")
 
 
@@ -174,16 +246,17 @@ def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str |
         script = file_path
     else:
         script = _prepare_copy(lab, workspace)
-    if not as_json and sys.stderr.isatty():
-        click.echo(f"verifying {lab.id} on {device} (profile {profile.name})...", err=True)
+    if not as_json:
+        click.echo(f"verifying {lab.id} on {device} (profile {profile.name})", err=True)
     workspace.ensure()
     try:
-        v = verifier.verify(lab, script, profile, device, workspace.runs_dir(lab.id))
+        with render.run_progress(enabled=not as_json) as progress:
+            v = verifier.verify(lab, script, profile, device, workspace.runs_dir(lab.id), progress=progress)
     except RuntimeError as exc:  # the lab's own reference failed here: a catalog problem, not the learner's
         raise DebuglabError(str(exc)) from None
     workspace.prune_runs(lab.id)
     if file_path is None:
-        record_verify(workspace, lab.id, v.status)
+        record_verify(workspace, lab.id, v.status, v.artifacts.get("series"))
     if as_json:
         click.echo(v.to_json())
     else:
@@ -224,15 +297,41 @@ def hint(lab_id: str) -> None:
     """The next hint on LAB's ladder, from symptom to mechanism to fix (each one is recorded)."""
     lab = _lab(lab_id)
     workspace = _workspace()
+    from debuglab.workspace import take_hint
+
+    for line in take_hint(workspace, lab):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("lab_id", metavar="LAB")
+@click.option("--force", is_flag=True, help="Show it before you have passed (recorded in your progress).")
+def solution(lab_id: str, force: bool) -> None:
+    """The reference fix of LAB as a diff against the pristine lab, with the root cause and why the
+    fix is the idiomatic one. Shown once you have passed LAB, or with --force."""
+    from debuglab import render
+    from debuglab.workspace import _now, record_event
+
+    lab = _lab(lab_id)
+    workspace = _workspace()
+    passed = bool(workspace.load_progress()["labs"].get(lab.id, {}).get("first_pass"))
+    if not passed and not force:
+        raise DebuglabError(
+            f"the solution of {lab.id} is shown once you pass it ('debuglab verify {lab.id}'); "
+            f"'debuglab solution {lab.id} --force' shows it now and records that in your progress"
+        )
+    explanation_path = lab.fixture_dir / "solution.md"
+    if not explanation_path.is_file():
+        raise DebuglabError(f"{explanation_path}: file is missing; lab {lab.id} needs its solution.md (root cause and why the fix)")
+    pristine = lab.train_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    fixed = lab.fix_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    patch = "".join(difflib.unified_diff(pristine, fixed, f"{lab.id}/train.py (pristine)", f"{lab.id}/train.py (reference fix)"))
     with workspace.progress() as progress:
-        entry = progress.lab(lab.id)
-        taken = entry.get("hints", 0)
-        if taken < len(lab.hints):
-            entry["hints"] = taken + 1
-    for n, text in enumerate(lab.hints[: min(taken + 1, len(lab.hints))], 1):
-        click.echo(f"hint {n}/{len(lab.hints)}: {text}")
-    if taken >= len(lab.hints):
-        click.echo(f"that was the last hint; 'debuglab diff {lab.id}' shows what you changed so far")
+        entry = record_event(progress, lab.id, "solution")
+        entry.setdefault("solution_viewed", _now())
+        if not passed:
+            entry["solution_before_pass"] = True
+    render.solution(patch, explanation_path.read_text(encoding="utf-8"))
 
 
 @main.command()
@@ -248,6 +347,10 @@ def reset(lab_id: str, yes: bool) -> None:
             raise DebuglabError(f"reset {lab.id} would replace {script}; pass --yes to confirm when not at a terminal")
         click.confirm(f"replace {script} with the pristine lab (your version is backed up)?", abort=True)
     backup = workspace.reset(lab)
+    from debuglab.workspace import record_event
+
+    with workspace.progress() as progress:
+        record_event(progress, lab.id, "reset")
     click.echo(f"reset {script}" + (f"; your version is in {backup}" if backup else ""))
 
 
@@ -263,6 +366,108 @@ def diff(lab_id: str) -> None:
     mine = script.read_text(encoding="utf-8").splitlines(keepends=True)
     text = "".join(difflib.unified_diff(pristine, mine, f"{lab.id}/train.py (pristine)", str(script)))
     click.echo(text.rstrip() if text else f"no changes to {script}")
+
+
+@main.command()
+@click.argument("lab_id", metavar="[LAB]", required=False)
+@click.option("--poll", is_flag=True, help="Check the file every --interval seconds instead of waiting for file events (network drives, VM shares).")
+@click.option("--manual", is_flag=True, help="Never re-run on save: press r to verify.")
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between checks of the file.")
+@_device_option
+def watch(lab_id: str | None, poll: bool, manual: bool, interval: float, device: str | None, profile_name: str | None) -> None:
+    """Verify LAB each time you save it and show the verdict live; on a pass, offers the next lab.
+    Keys: r re-run, h hint, n next lab (after a pass), q quit. LAB defaults to the lab whose folder
+    you are in, else the one you worked on last."""
+    from debuglab import profiles
+    from debuglab import watch as watcher
+
+    workspace = _workspace()
+    lab = _lab(lab_id or _current_lab(workspace))
+    profile = profiles.choose(device, profile_name)
+    try:
+        watcher.watch(lab, workspace, profile, device or profile.device, poll=poll, manual=manual, interval=interval, echo=click.echo)
+    except KeyboardInterrupt:
+        click.echo("\nstopped watching", err=True)
+
+
+def _current_lab(workspace) -> str:
+    """The lab whose copy holds the current folder, else the last lab acted on."""
+    from debuglab import catalog
+
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if folder.parent == workspace.root.resolve() and (folder / "train.py").is_file():
+            return folder.name
+    events = workspace.load_progress()["events"]
+    if events:
+        return events[-1]["lab"]
+    first = catalog.recommended_order(catalog.all_labs())
+    raise DebuglabError(f"name a lab to watch, e.g. 'debuglab watch {first[0].id if first else 'leak-03'}' ('debuglab list' shows them all)")
+
+
+@main.group()
+def session() -> None:
+    """Pair sessions: a driver types, a navigator thinks aloud, and they swap on a clock.
+
+    \b
+    debuglab session start --pair "Ada,Linus" --minutes 60 --swap 10
+    debuglab session status     the clock, and who drives now
+    debuglab session swap       swap now, off the clock
+    debuglab session stop       end it and print what the pair did
+    """
+
+
+@session.command("start")
+@click.option("--pair", "pair_text", required=True, help='Names, comma-separated; the first drives first: "Ada,Linus".')
+@click.option("--minutes", default=60.0, show_default=True, type=float, help="The session's length.")
+@click.option("--swap", "swap_minutes", default=10.0, show_default=True, type=float, help="Minutes between driver/navigator swaps.")
+@click.option("--detach", is_flag=True, help="Record the session and return, instead of keeping the clock on screen.")
+def session_start(pair_text: str, minutes: float, swap_minutes: float, detach: bool) -> None:
+    """Start a pair session and keep its clock on screen (in a pane of its own) until the planned
+    end or Ctrl-C, with a bell and a banner at each swap."""
+    from debuglab import render
+    from debuglab import session as sessions
+
+    workspace = _workspace()
+    started = sessions.start(workspace, sessions.parse_pair(pair_text), minutes, swap_minutes)
+    driver, navigator = sessions.roles(started)
+    click.echo(f"pair session {started['id']} started: {driver} drives, {navigator} navigates; swap every {swap_minutes:g} min, {minutes:g} min in all")
+    if detach:
+        click.echo("'debuglab session status' shows the clock; 'debuglab session stop' ends it")
+        return
+    finished = sessions.run_clock(workspace, started, render.fancy())
+    click.echo(sessions.summary(workspace, finished))
+
+
+@session.command("status")
+def session_status() -> None:
+    """The clock of the session under way: time, who drives, when the next swap is."""
+    from debuglab import session as sessions
+    from debuglab.workspace import active_session
+
+    current = active_session(_workspace().load_progress())
+    if current is None:
+        raise DebuglabError("no pair session is under way: start one with 'debuglab session start --pair \"NAME,NAME\"'")
+    click.echo(sessions.clock_line(current))
+
+
+@session.command("swap")
+def session_swap() -> None:
+    """Swap driver and navigator now, off the clock."""
+    from debuglab import session as sessions
+
+    current = sessions.swap(_workspace())
+    driver, navigator = sessions.roles(current)
+    click.echo(f"{driver} drives now, {navigator} navigates")
+
+
+@session.command("stop")
+def session_stop() -> None:
+    """End the session under way and print what the pair did."""
+    from debuglab import session as sessions
+
+    workspace = _workspace()
+    click.echo(sessions.summary(workspace, sessions.stop(workspace)))
 
 
 @main.command()

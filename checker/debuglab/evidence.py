@@ -16,6 +16,7 @@ class Evidence:
     script: str
     warmup_steps: int
     peers: list = field(default_factory=list)  # every rank's Evidence, this one first, in a distributed run
+    heap_points: list = field(default_factory=list)  # (step, heap bytes) after warm-up, set by the memory probe
 
     @cached_property
     def steps(self) -> list[dict]:

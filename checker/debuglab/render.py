@@ -4,10 +4,49 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 from debuglab.verdict import Verdict
 
 STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta", "skip": "dim"}
+
+
+def fancy(stream=None) -> bool:
+    """Colour, live bars and redrawn screens only for a person at a terminal: plain text in logs,
+    notebooks, CI, under NO_COLOR (https://no-color.org) and on a dumb terminal."""
+    stream = stream or sys.stdout
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+@contextmanager
+def run_progress(enabled: bool = True):
+    """A progress(phase, step, total) callback for long runs: a bar per phase on stderr at a
+    terminal; elsewhere one plain line as each phase starts (and nothing when not enabled)."""
+    if not enabled:
+        yield None
+        return
+    if not fancy(sys.stderr):
+        started: set[str] = set()
+
+        def plain(phase: str, step: int, total: int | None) -> None:
+            if phase not in started:
+                started.add(phase)
+                print(f"  {phase}...", file=sys.stderr, flush=True)
+
+        yield plain
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars = Progress(TextColumn("  {task.description:<34}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"), TimeElapsedColumn(), console=console(stderr=True), transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(phase: str, step: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=total)
+        bars.update(tasks[phase], completed=step)
+
+    with bars:
+        yield update
 
 
 def console(stderr: bool = False):
@@ -74,3 +113,20 @@ def symptom(metrics: dict, stopped: dict | None) -> None:
     if stopped:
         # What verify would stop on: the first certain sign, and which check it fails.
         out.print(f"  [yellow]first sign[/] at step {stopped['step']} ({stopped['check']}): {stopped['message']}")
+
+
+def solution(patch: str, explanation: str) -> None:
+    """The reference fix as a coloured diff and its explanation as Markdown at a terminal; the
+    plain texts elsewhere (a pipe, a notebook, NO_COLOR)."""
+    if not fancy():
+        print(patch.rstrip())
+        print()
+        print(explanation.rstrip())
+        return
+    from rich.markdown import Markdown
+    from rich.syntax import Syntax
+
+    out = console()
+    out.print(Syntax(patch.rstrip(), "diff", theme="ansi_dark", background_color="default"))
+    out.print()
+    out.print(Markdown(explanation))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -171,9 +172,24 @@ def error_verdict(lab_id: str | None, evidence: Evidence, message: str, line: in
     return Verdict(lab_id, ERROR, f"{message}{where}{tail}", file=str(script), metrics={"line": line}, **extra)
 
 
-def calibrate(lab: Lab, profile: Profile, device: str, runs_root: Path) -> dict:
+def _steps_to(progress, phase: str, total: int | None, also=None):
+    """An on_event callback that tells progress(phase, step, total) how far a run has got."""
+    if progress is None:
+        return also
+    progress(phase, 0, total)
+
+    def on_event(event: dict) -> None:
+        if event.get("kind") == "steps" and event.get("records"):
+            progress(phase, event["records"][-1]["i"], total)
+        if also is not None:
+            also(event)
+
+    return on_event
+
+
+def calibrate(lab: Lab, profile: Profile, device: str, runs_root: Path, on_event=None) -> dict:
     """Run the reference fix under the same probes; cache its figures for this machine."""
-    evidence = execute(lab.fix_path, profile, device, new_run_dir(runs_root, "reference"), lab)
+    evidence = execute(lab.fix_path, profile, device, new_run_dir(runs_root, "reference"), lab, on_event=on_event)
     failure = evidence.failure()
     if failure:
         raise RuntimeError(f"the reference fix of {lab.id} failed on this device: {failure[0]}")
@@ -193,12 +209,16 @@ def verify(
     reference: dict | None = None,
     warmup_steps: int = 10,
     nproc: int = 1,
+    progress=None,
 ) -> Verdict:
     """Judge a script: a lab's copy (lab given) or any script (doctor: warmup_steps and nproc,
-    the number of torchrun ranks, say how to run it)."""
+    the number of torchrun ranks, say how to run it). progress(phase, step, total) hears each
+    batch of steps of every run this takes."""
     run_dir = new_run_dir(runs_root, label)
     if lab is not None and reference is None:
         reference = calibration.load(lab, profile)
+    total = lab.steps if lab else None
+    on_event = _steps_to(progress, "your script", total, on_event)
     evidence = execute(script, profile, device, run_dir, lab, on_event=on_event, reference=reference, warmup_steps=warmup_steps, nproc=nproc)
     extra = {"device": device, "profile": profile.name, "artifacts": _artifacts(evidence)}
     failure = evidence.failure()
@@ -209,25 +229,65 @@ def verify(
     metrics, instances = measure(evidence, lab)
     fresh = False
     if lab is not None and reference is None:  # nothing cached for this machine yet
-        reference, fresh = calibrate(lab, profile, device, runs_root), True
+        reference, fresh = calibrate(lab, profile, device, runs_root, _steps_to(progress, "reference fix (once per machine)", total)), True
     checks = judge(lab, evidence, profile, metrics, instances, reference)
     if lab is not None and evidence.stop is None and any(c.name in TIMED_CHECKS and c.status == FAIL for c in checks):
         # Shared machines have noisy moments. Before a performance check may fail, measure again
         # side by side: the script once more (its better timings count) and the reference afresh.
-        again = execute(script, profile, device, new_run_dir(runs_root, f"{label}-again"), lab, reference=reference)
+        again = execute(
+            script, profile, device, new_run_dir(runs_root, f"{label}-again"), lab, reference=reference,
+            on_event=_steps_to(progress, "timing again, side by side", total),
+        )
         if again.failure() is None:
             repeat, _ = measure(again, lab)
             for key in TIMING_METRICS:
                 if key in metrics and key in repeat:
                     metrics[key] = min(metrics[key], repeat[key])
         if not fresh:
-            reference = calibrate(lab, profile, device, runs_root)
+            reference = calibrate(lab, profile, device, runs_root, _steps_to(progress, "reference fix, side by side", total))
         checks = judge(lab, evidence, profile, metrics, instances, reference)
     if reference:
         metrics["reference"] = reference
     verdict = conclude(lab.id if lab else None, checks, str(script), metrics=metrics, **extra)
+    verdict.artifacts["series"] = str(write_series(evidence, metrics, run_dir, verdict.status, verdict.message))
     _save(verdict, run_dir)
     return verdict
+
+
+# The figures a report draws beside the per-step series (see write_series).
+SERIES_METRICS = (
+    "steps", "growth_bytes_per_step", "graphs_alive_max", "peak_bytes", "step_time_p20_ms", "step_time_median_ms",
+    "dataloader_wait_fraction", "syncs_per_step", "loss_first", "loss_last", "first_nonfinite_step", "reference",
+)
+
+
+def write_series(evidence: Evidence, metrics: dict, run_dir: Path, status: str, message: str) -> Path:
+    """Per-step figures of one run, for the report's pictures: loss, memory, step time split into
+    DataLoader wait, host syncs and the rest, and the gradient norm per layer. Written next to
+    verdict.json as series.json."""
+    steps = []
+    for r in evidence.steps:
+        row = {"i": r["i"], "dt_ms": round(r["dt"] * 1000, 4), "wait_ms": round(r.get("wait", 0.0) * 1000, 4)}
+        row["sync_ms"] = round(r.get("sync_wait", 0.0) * 1000, 4)
+        row["syncs"] = r.get("syncs", 0)
+        if r.get("loss") is not None:
+            row["loss"] = r["loss"]
+        if r.get("grad_norms"):
+            row["grad_norms"] = r["grad_norms"]
+        steps.append(row)
+    document = {
+        "format": 1,
+        "status": status,
+        "message": message,
+        "warmup_steps": evidence.warmup_steps,
+        "stopped": evidence.stop,
+        "steps": steps,
+        "heap": [[step, heap] for step, heap in evidence.heap_points],
+        "metrics": {k: metrics[k] for k in SERIES_METRICS if metrics.get(k) is not None},
+    }
+    path = run_dir / "series.json"
+    path.write_text(json.dumps(document))
+    return path
 
 
 def _artifacts(evidence: Evidence) -> dict:

@@ -21,8 +21,9 @@ from debuglab.catalog import Lab
 from debuglab.errors import DebuglabError
 
 STATE_DIR = ".debuglab"
-PROGRESS_VERSION = 1
+PROGRESS_VERSION = 2  # 1: labs only; 2: + events, sessions, time spent
 KEEP_RUNS = 10  # run folders kept per lab
+IDLE_GAP_S = 15 * 60  # time spent on a lab: gaps between two actions on it count up to this much
 
 
 def sha256(path: Path) -> str:
@@ -65,6 +66,27 @@ class Workspace:
     def runs_dir(self, lab_id: str) -> Path:
         return self.state_dir / "runs" / lab_id
 
+    def series_dir(self, lab_id: str) -> Path:
+        """Per-step figures kept for the report: before.json (the first run of the learner's copy),
+        latest.json (the last run or verify) and after.json (the last passing verify)."""
+        return self.state_dir / "series" / lab_id
+
+    def save_series(self, lab_id: str, source: Path | str | None, status: str) -> None:
+        if not source or not Path(source).is_file():
+            return
+        folder = self.series_dir(lab_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        names = ["latest.json"] + (["before.json"] if not (folder / "before.json").exists() else [])
+        names += ["after.json"] if status == "pass" else []
+        for name in names:
+            shutil.copyfile(source, folder / name)
+
+    def load_series(self, lab_id: str, name: str) -> dict | None:
+        try:
+            return json.loads((self.series_dir(lab_id) / f"{name}.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
     def ensure(self) -> None:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -87,8 +109,8 @@ class Workspace:
             entry.setdefault("copied_at", _now())
         return script, True
 
-    def pristine_changed(self, lab: Lab) -> bool:
-        recorded = self.load_progress().get("labs", {}).get(lab.id, {}).get("pristine_sha256")
+    def pristine_changed(self, lab: Lab, progress: dict | None = None) -> bool:
+        recorded = (progress or self.load_progress()).get("labs", {}).get(lab.id, {}).get("pristine_sha256")
         return recorded is not None and recorded != sha256(lab.train_path)
 
     def is_modified(self, lab: Lab) -> bool:
@@ -121,13 +143,14 @@ class Workspace:
         try:
             data = json.loads(self.progress_path.read_text())
         except FileNotFoundError:
-            return {"version": PROGRESS_VERSION, "labs": {}}
+            return migrate({"version": PROGRESS_VERSION})
         except (OSError, json.JSONDecodeError) as exc:
             raise DebuglabError(f"{self.progress_path}: unreadable progress file ({exc}); move it aside to start afresh") from None
+        if not isinstance(data, dict):
+            raise DebuglabError(f"{self.progress_path}: not a progress file (expected a JSON object); move it aside to start afresh")
         if data.get("version", 0) > PROGRESS_VERSION:
             raise DebuglabError(f"{self.progress_path}: written by a newer debuglab (version {data['version']}); upgrade debuglab")
-        data.setdefault("labs", {})
-        return data
+        return migrate(data)
 
     def progress(self) -> "_ProgressEdit":
         return _ProgressEdit(self)
@@ -142,8 +165,8 @@ class Workspace:
             os.fsync(f.fileno())
         os.replace(tmp, self.progress_path)  # atomic: a crash leaves the old file or the new one
 
-    def status(self, lab_id: str) -> str:
-        entry = self.load_progress()["labs"].get(lab_id, {})
+    def status(self, lab_id: str, progress: dict | None = None) -> str:
+        entry = (progress or self.load_progress())["labs"].get(lab_id, {})
         if entry.get("first_pass"):
             return "passed"
         if entry.get("attempts"):
@@ -175,18 +198,110 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def record_verify(workspace: Workspace, lab_id: str, status: str) -> None:
+def migrate(data: dict) -> dict:
+    """Progress files of every earlier version read as the current one: nothing is dropped."""
+    data.setdefault("labs", {})
+    data.setdefault("events", [])  # version 2
+    data.setdefault("sessions", [])  # version 2
+    return data
+
+
+def active_session(progress: dict, now: float | None = None) -> dict | None:
+    """The pair session under way: started, not stopped, and not past its planned length."""
+    now = time.time() if now is None else now
+    for session in reversed(progress.get("sessions", [])):
+        if session.get("ended_ts") is None:
+            minutes = session.get("minutes")
+            if minutes is None or now < session["started_ts"] + 60 * minutes:
+                return session
+    return None
+
+
+def driver_of(session: dict) -> str:
+    swaps = session.get("swaps", [])
+    return swaps[-1]["driver"] if swaps else session["pair"][0]
+
+
+def record_event(progress: "_ProgressEdit", lab_id: str, kind: str, status: str | None = None, now: float | None = None) -> dict:
+    """One action on a lab (run, verify, hint, solution, edit, reset): counted in the time spent on
+    it, and attributed to the pair session and the driver of the moment."""
+    now = time.time() if now is None else now
+    entry = progress.lab(lab_id)
+    last = entry.get("last_seen_ts")
+    if last is not None:
+        entry["active_s"] = round(entry.get("active_s", 0.0) + min(max(now - last, 0.0), IDLE_GAP_S), 1)
+    entry.setdefault("first_seen_ts", now)
+    entry["last_seen_ts"] = now
+    event = {"t": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)), "ts": round(now, 3), "lab": lab_id, "kind": kind}
+    if status is not None:
+        event["status"] = status
+    session = active_session(progress.data, now)
+    if session is not None:
+        event["session"] = session["id"]
+        event["driver"] = driver_of(session)
+        labs = session.setdefault("labs", [])
+        if lab_id not in labs:
+            labs.append(lab_id)
+    progress.data["events"].append(event)
+    return entry
+
+
+def record_verify(workspace: Workspace, lab_id: str, status: str, series: str | None = None) -> None:
     with workspace.progress() as progress:
-        entry = progress.lab(lab_id)
+        entry = record_event(progress, lab_id, "verify", status)
         entry["attempts"] = entry.get("attempts", 0) + 1
         entry["last_status"] = status
         entry["last_verify"] = _now()
         if status == "pass" and not entry.get("first_pass"):
             entry["first_pass"] = _now()
+            entry["time_to_pass_s"] = entry.get("active_s", 0.0)
+            entry["attempts_to_pass"] = entry["attempts"]
+            entry["hints_to_pass"] = entry.get("hints", 0)
+    workspace.save_series(lab_id, series, status)
 
 
-def record_run(workspace: Workspace, lab_id: str) -> None:
+def record_run(workspace: Workspace, lab_id: str, series: str | None = None) -> None:
     with workspace.progress() as progress:
-        entry = progress.lab(lab_id)
+        entry = record_event(progress, lab_id, "run")
         entry.setdefault("first_run", _now())
         entry["runs"] = entry.get("runs", 0) + 1
+    workspace.save_series(lab_id, series, "run")
+
+
+def duration(seconds: float | None) -> str:
+    """12s, 4m 05s, 1h 02m: time spent as people read it."""
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def family_totals(progress: dict, labs: list) -> dict[str, dict]:
+    """Per family: labs, passed, time spent, hints taken, verify attempts."""
+    totals: dict[str, dict] = {}
+    for lab in labs:
+        entry = progress["labs"].get(lab.id, {})
+        family = totals.setdefault(lab.family, {"labs": 0, "passed": 0, "active_s": 0.0, "hints": 0, "attempts": 0})
+        family["labs"] += 1
+        family["passed"] += bool(entry.get("first_pass"))
+        family["active_s"] += entry.get("active_s", 0.0)
+        family["hints"] += entry.get("hints", 0)
+        family["attempts"] += entry.get("attempts", 0)
+    return totals
+
+
+def take_hint(workspace: Workspace, lab: Lab) -> list[str]:
+    """The hints so far plus the next one on the ladder (recorded), as lines to show."""
+    with workspace.progress() as progress:
+        entry = record_event(progress, lab.id, "hint")
+        taken = entry.get("hints", 0)
+        if taken < len(lab.hints):
+            entry["hints"] = taken + 1
+    lines = [f"hint {n}/{len(lab.hints)}: {text}" for n, text in enumerate(lab.hints[: min(taken + 1, len(lab.hints))], 1)]
+    if taken >= len(lab.hints):
+        lines.append(f"that was the last hint; 'debuglab diff {lab.id}' shows what you changed so far")
+    return lines

@@ -36,6 +36,7 @@ class GradFlowProbe(Probe):
         self.mode_modules: list = []  # (name, module): modules that behave differently in eval mode
         self.eval_streak = 0
         self.eval_steps: dict | None = None  # first step taken in eval mode, and what was in eval mode
+        self.layer_norms: dict | None = None  # this step's gradient norm per layer, for the report's picture
 
     def on_backward(self, run, tensor) -> None:
         if self.walks >= GRAPH_WALKS or tensor.grad_fn is None:
@@ -91,6 +92,8 @@ class GradFlowProbe(Probe):
         self._settle_stale(run, step)
         params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
         norms = run.gradient_norms(optimizer)
+        if step <= LAYER_NORMS_EVERY_STEP or step % 10 == 0:
+            self.layer_norms = _layer_norms(run, params, norms)
         problems = {}
         for p in params:
             norm = norms.get(id(p))
@@ -117,6 +120,10 @@ class GradFlowProbe(Probe):
         if step + 1 in self.stale_steps:
             self.armed = {id(p) for p in params}
         self._check_mode(run, step)
+
+    def after_step(self, run, record: dict) -> None:
+        if self.layer_norms:
+            record["grad_norms"], self.layer_norms = self.layer_norms, None
 
     def _check_mode(self, run, step: int) -> None:
         """Dropout off and normalisation statistics frozen while the optimizer steps: the model
@@ -261,3 +268,20 @@ def _describe_stale(stale: dict) -> str:
         f"{', '.join(names[:3])}{' and more' if len(names) > 3 else ''}: .grad still held the previous step's gradient "
         f"when backward ran again (step {min(stale.values())}): gradients add up across steps"
     )
+
+
+LAYER_NORMS_EVERY_STEP = 1000  # steps with every step's per-layer gradient norms recorded; then every 10th
+
+
+def _layer_norms(run, params, norms: dict) -> dict:
+    """Gradient norm per layer (the parameters of one module together: encoder.0.weight and
+    encoder.0.bias make encoder.0), from the per-parameter norms already on the host."""
+    squares: dict[str, float] = {}
+    for p in params:
+        norm = norms.get(id(p))
+        if norm is None or not math.isfinite(norm):
+            continue
+        name = run.name_of(p)
+        layer = name.rpartition(".")[0] or name
+        squares[layer] = squares.get(layer, 0.0) + norm * norm
+    return {layer: round(math.sqrt(total), 6) for layer, total in squares.items()}

@@ -186,6 +186,7 @@ class MemoryProbe(Probe):
         elif "peak_bytes" in summary:
             metrics["peak_bytes"] = summary["peak_bytes"]
             metrics["reserved_bytes"] = summary["reserved_bytes"]
+        evidence.heap_points = points  # the memory-per-step picture draws what the slope was fitted to
         per_step, rising = growth(points)
         metrics["growth_bytes_per_step"] = round(per_step, 1)
         metrics["growth_sustained_bytes_per_step"] = round(sustained(points), 1)

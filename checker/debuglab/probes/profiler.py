@@ -25,6 +25,7 @@ class ProfilerProbe(Probe):
 
         self.wait = 0.0
         self.syncs = 0
+        self.sync_wait = 0.0
         self.sync_lines: dict[int, list] = {}
         self.profiler = None
         self.trace_path = None
@@ -67,6 +68,11 @@ class ProfilerProbe(Probe):
                     self.syncs += 1
                     entry = self.sync_lines.setdefault(frame.f_lineno, [method_name, 0])
                     entry[1] += 1
+                    started = time.perf_counter()
+                    try:
+                        return original(tensor, *args, **kwargs)
+                    finally:
+                        self.sync_wait += time.perf_counter() - started  # the host waiting on the device
                 return original(tensor, *args, **kwargs)
 
             return method
@@ -84,6 +90,7 @@ class ProfilerProbe(Probe):
             self.wait_ms.append(record["wait"] * 1000)
             self._maybe_too_slow(run)
         record["syncs"], self.syncs = self.syncs, 0
+        record["sync_wait"], self.sync_wait = self.sync_wait, 0.0
         step = run.step
         if step == self.trace_start:
             self._start_trace(run)

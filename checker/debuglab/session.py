@@ -1,0 +1,214 @@
+"""Pair sessions: two (or more) people at one keyboard, driver and navigator swapping on a clock.
+
+A session lives in the workspace's progress file, so every run, verify and hint made while it is
+under way is attributed to it and to the driver of the moment. Who drives is a function of the
+clock (one swap every `swap_minutes`) plus the manual swaps, so a clock pane, `session status`
+and the verify being recorded agree without talking to each other.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from debuglab.errors import DebuglabError
+from debuglab.workspace import Workspace, active_session
+
+DEFAULT_MINUTES = 60
+DEFAULT_SWAP_MINUTES = 10
+
+
+def parse_pair(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise DebuglabError(f"--pair {text!r}: expected two or more different names separated by commas, e.g. --pair \"Ada,Linus\"")
+    return names
+
+
+def driver_index(session: dict, now: float) -> int:
+    interval = 60 * session["swap_minutes"]
+    scheduled = int(max(now - session["started_ts"], 0) // interval) if interval > 0 else 0
+    manual = sum(1 for swap in session.get("swaps", []) if swap.get("manual") and swap["ts"] <= now)
+    return (scheduled + manual) % len(session["pair"])
+
+
+def roles(session: dict, now: float | None = None) -> tuple[str, str]:
+    """(driver, navigator) at a moment."""
+    now = time.time() if now is None else now
+    pair = session["pair"]
+    i = driver_index(session, now)
+    return pair[i], pair[(i + 1) % len(pair)]
+
+
+def next_swap_in(session: dict, now: float) -> float:
+    interval = 60 * session["swap_minutes"]
+    return interval - (max(now - session["started_ts"], 0) % interval)
+
+
+def time_left(session: dict, now: float) -> float | None:
+    if session.get("minutes") is None:
+        return None
+    return max(session["started_ts"] + 60 * session["minutes"] - now, 0.0)
+
+
+def clock_line(session: dict, now: float | None = None) -> str:
+    """One line for any screen: elapsed of planned, who drives, when the next swap is."""
+    now = time.time() if now is None else now
+    driver, navigator = roles(session, now)
+    elapsed = _mmss(now - session["started_ts"])
+    planned = f" of {_mmss(60 * session['minutes'])}" if session.get("minutes") else ""
+    return (
+        f"pair session {session['id']}  {elapsed}{planned}  driver {driver}, navigator {navigator}  "
+        f"swap in {_mmss(next_swap_in(session, now))}"
+    )
+
+
+def start(workspace: Workspace, pair: list[str], minutes: float | None, swap_minutes: float, now: float | None = None) -> dict:
+    now = time.time() if now is None else now
+    if swap_minutes <= 0:
+        raise DebuglabError(f"--swap {swap_minutes:g}: expected minutes between swaps above 0")
+    if minutes is not None and minutes <= 0:
+        raise DebuglabError(f"--minutes {minutes:g}: expected the session's length in minutes above 0")
+    with workspace.progress() as progress:
+        under_way = active_session(progress.data, now)
+        if under_way is not None:
+            raise DebuglabError(
+                f"pair session {under_way['id']} ({' & '.join(under_way['pair'])}) is under way since {under_way['started']}: "
+                f"'debuglab session stop' ends it"
+            )
+        sessions = progress.data["sessions"]
+        session = {
+            "id": max((s["id"] for s in sessions), default=0) + 1,
+            "pair": pair,
+            "started": _iso(now),
+            "started_ts": round(now, 3),
+            "minutes": minutes,
+            "swap_minutes": swap_minutes,
+            "swaps": [],
+            "ended": None,
+            "ended_ts": None,
+            "labs": [],
+        }
+        sessions.append(session)
+    return session
+
+
+def swap(workspace: Workspace, now: float | None = None) -> dict:
+    """A swap now, off the clock: the navigator drives."""
+    now = time.time() if now is None else now
+    with workspace.progress() as progress:
+        session = _under_way(progress.data, now)
+        _note_scheduled_swaps(session, now)
+        session["swaps"].append({"t": _iso(now), "ts": round(now, 3), "manual": True})
+        session["swaps"][-1]["driver"] = roles(session, now)[0]
+    return session
+
+
+def stop(workspace: Workspace, now: float | None = None) -> dict:
+    now = time.time() if now is None else now
+    with workspace.progress() as progress:
+        session = _under_way(progress.data, now, include_overrun=True)
+        end = min(now, session["started_ts"] + 60 * session["minutes"]) if session.get("minutes") else now
+        _note_scheduled_swaps(session, end - 1e-3)  # a swap due at the very end never happens
+        session["ended"], session["ended_ts"] = _iso(end), round(end, 3)
+    return session
+
+
+def note_swaps(workspace: Workspace, now: float | None = None) -> dict | None:
+    """Record the scheduled swaps that have come due (the clock calls this as they happen)."""
+    now = time.time() if now is None else now
+    with workspace.progress() as progress:
+        session = active_session(progress.data, now)
+        if session is not None:
+            _note_scheduled_swaps(session, now)
+    return session
+
+
+def summary(workspace: Workspace, session: dict) -> str:
+    """What the pair did: length, swaps, labs worked on and passed during the session."""
+    data = workspace.load_progress()
+    events = [e for e in data["events"] if e.get("session") == session["id"]]
+    passed = sorted({e["lab"] for e in events if e["kind"] == "verify" and e.get("status") == "pass"})
+    end = session.get("ended_ts") or time.time()
+    lines = [
+        f"pair session {session['id']}: {' & '.join(session['pair'])}, {_mmss(end - session['started_ts'])}, "
+        f"{len(session.get('swaps', []))} swaps",
+        f"labs worked on: {', '.join(session.get('labs', [])) or 'none'}",
+        f"passed during the session: {', '.join(passed) or 'none'}",
+    ]
+    for name in session["pair"]:
+        drove = [e for e in events if e.get("driver") == name]
+        verifies = sum(e["kind"] == "verify" for e in drove)
+        lines.append(f"  {name}: drove {verifies} verify runs, {sum(e['kind'] == 'hint' for e in drove)} hints")
+    return "\n".join(lines)
+
+
+def run_clock(workspace: Workspace, session: dict, fancy: bool, tick_s: float = 1.0) -> dict:
+    """Keep the clock on screen until the planned end (or Ctrl-C, which ends the session): the
+    time, who drives, and a banner with the terminal bell at each swap."""
+    last_driver = roles(session)[0]
+    last_plain = 0.0
+    try:
+        while True:
+            now = time.time()
+            current = note_swaps(workspace, now)
+            if current is None or current["id"] != session["id"]:
+                break  # planned end reached, or stopped from another terminal
+            session = current
+            driver, navigator = roles(session, now)
+            if driver != last_driver:
+                banner = f"SWAP: {driver} drives now, {navigator} navigates"
+                print(("\a" if fancy else "") + (f"\r\033[K{banner}" if fancy else banner), flush=True)
+                last_driver = driver
+            if fancy:
+                sys.stdout.write("\r\033[K" + clock_line(session, now))
+                sys.stdout.flush()
+            elif now - last_plain >= 60:
+                print(clock_line(session, now), flush=True)
+                last_plain = now
+            time.sleep(tick_s)
+    except KeyboardInterrupt:
+        pass
+    if fancy:
+        print()
+    finished = _latest(workspace, session["id"])
+    if finished.get("ended_ts") is None:
+        finished = stop(workspace)
+    return finished
+
+
+def _under_way(progress: dict, now: float, include_overrun: bool = False) -> dict:
+    session = active_session(progress, now)
+    if session is None and include_overrun:
+        # A session past its planned length that nobody stopped: stop records its end.
+        open_sessions = [s for s in progress.get("sessions", []) if s.get("ended_ts") is None]
+        session = open_sessions[-1] if open_sessions else None
+    if session is None:
+        raise DebuglabError("no pair session is under way: start one with 'debuglab session start --pair \"NAME,NAME\"'")
+    return session
+
+
+def _note_scheduled_swaps(session: dict, now: float) -> None:
+    """Append the clock's swaps up to `now` that are not recorded yet (one per interval)."""
+    interval = 60 * session["swap_minutes"]
+    due = int(max(now - session["started_ts"], 0) // interval)
+    recorded = sum(1 for s in session["swaps"] if not s.get("manual"))
+    for k in range(recorded + 1, due + 1):
+        ts = session["started_ts"] + k * interval
+        entry = {"t": _iso(ts), "ts": round(ts, 3), "manual": False}
+        session["swaps"].append(entry)
+        entry["driver"] = roles(session, ts)[0]
+    session["swaps"].sort(key=lambda s: s["ts"])
+
+
+def _latest(workspace: Workspace, session_id: int) -> dict:
+    return next(s for s in workspace.load_progress()["sessions"] if s["id"] == session_id)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
+
+
+def _mmss(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60:02d}:{seconds % 60:02d}"
