@@ -491,3 +491,8 @@ def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, device: str | N
     else:
         click.echo(runner.table(report))
     sys.exit(0 if report["ok"] else 1)
+
+
+from debuglab.report import report_command  # noqa: E402  (defined beside the report it renders)
+
+main.add_command(report_command)

@@ -65,7 +65,7 @@ class GradFlowProbe(Probe):
             if not leaf.requires_grad:
                 continue
             if key not in run.module_param_ids:
-                self.unregistered.append({"shape": list(leaf.shape), "name": _variable_name(leaf), "line": self.leaf_lines.get(key)})
+                self.unregistered.append({"shape": list(leaf.shape), "name": _variable_name(leaf, run.model), "line": self.leaf_lines.get(key)})
             elif key not in owned:
                 self.uncovered.append({"name": run.name_of(leaf), "line": run.module_line(run.name_of(leaf))[1]})
         for p in run.optimizer_params():
@@ -188,7 +188,7 @@ class GradFlowProbe(Probe):
                 len(unregistered),
                 "0 tensors",
                 "; ".join(
-                    f"tensor {u['name'] or ''} of shape {tuple(u['shape'])} requires grad and feeds the loss but is not an "
+                    f"{'tensor ' + u['name'] if u['name'] else 'a tensor'} of shape {tuple(u['shape'])} requires grad and feeds the loss but is not an "
                     f"nn.Parameter of any module: model.parameters(), state_dict() and .to(device) miss it"
                     for u in unregistered[:3]
                 ),
@@ -236,14 +236,20 @@ def _describe_eval(eval_steps: dict | None) -> str:
     )
 
 
-def _variable_name(tensor) -> str:
-    """The name the learner's code gives a tensor, found in its global variables."""
+def _variable_name(tensor, model=None) -> str:
+    """The name the learner's code gives a tensor: a global variable, or a plain attribute of one
+    of the model's modules (`self.weight = torch.randn(..., requires_grad=True)` names it
+    `fc1.weight`)."""
     import sys
 
     module = sys.modules.get("__main__")
     for name, value in vars(module).items() if module else []:
         if value is tensor:
             return name
+    for prefix, submodule in model.named_modules() if model is not None else []:
+        for name, value in vars(submodule).items():
+            if value is tensor:
+                return f"{prefix}.{name}" if prefix else name
     return ""
 
 
