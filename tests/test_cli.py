@@ -250,3 +250,47 @@ def test_doctor_judges_any_script():
     result = cli("doctor", str(SCRIPTS / "base.py"), "--json")
     verdict = json.loads(result.stdout)
     assert result.returncode == 0 and verdict["status"] == "pass" and verdict["lab"] is None
+
+
+def test_a_stop_for_slowness_against_a_stale_reference_is_measured_again(isolated, test_catalog):
+    """The reference's step time in the cache came from a much faster moment (or machine): the
+    correct fix looks 'slow beyond doubt' and is stopped. verify measures the reference afresh,
+    sees the stop was the machine, runs the fix again to its end, and it passes."""
+    from debuglab import calibration, catalog, profiles, verify
+
+    lab = catalog.load("loop-01")
+    profile = profiles.choose(None, "cpu")
+    calibration.store(lab, profile, {"step_time_p20_ms": 0.001, "step_time_median_ms": 0.001, "peak_bytes": 10**9})
+    v = verify.verify(lab, lab.fix_path, profile, "cpu", isolated / "runs")
+    assert v.status == "pass", v.message
+    assert v.metrics["steps"] == lab.steps
+    assert v.metrics["reference"]["step_time_p20_ms"] > 0.001  # measured afresh, side by side
+    runs = sorted(p.name.split("-", 2)[-1] for p in (isolated / "runs").iterdir())
+    assert runs == ["reference", "verify", "verify-again"], runs  # stopped, reference, then to the end
+
+
+def test_a_run_stopped_for_slowness_never_passes(isolated, test_catalog):
+    """Judged on the steps it made, a stopped run's step time can look fine; it still fails."""
+    from debuglab import catalog, profiles, verify
+    from debuglab.verdict import Check
+
+    lab = catalog.load("loop-01")
+    profile = profiles.choose(None, "cpu")
+
+    class Stopped:
+        stop = {"check": "step_time", "step": 40, "message": "after 20 steps past warm-up even the fast steps take 9 ms"}
+        tampered: list = []
+        peers: list = []
+
+        class result:
+            rejected_lines = 0
+
+        steps_done = 40
+
+    class Probe:
+        def judge(self, metrics, context):
+            return [Check("step_time", "pass", "1.00x", "<= 1.6x")]
+
+    checks = verify._judge_rank(lab, Stopped(), profile, {}, [Probe()], None)
+    step_time = next(c for c in checks if c.name == "step_time")
+    assert step_time.status == "fail" and "9 ms" in step_time.message
