@@ -129,7 +129,8 @@ def progress(as_json: bool) -> None:
     """Your progress: per family, labs passed, time spent, hints taken and attempts; then each lab
     you have started, and the pair session under way."""
     from debuglab import catalog
-    from debuglab.workspace import active_session, driver_of, duration, family_totals
+    from debuglab.session import roles
+    from debuglab.workspace import active_session, duration, family_totals
 
     workspace = _workspace()
     data = workspace.load_progress()
@@ -156,7 +157,7 @@ def progress(as_json: bool) -> None:
             solution = "  (solution viewed)" if r["solution_viewed"] else ""
             click.echo(f"{r['id']:<8} {r['status']:<9} {duration(r['active_s']):>8}  {duration(r['time_to_pass_s']):>8}  {r['hints']:>5}  {r['attempts']:>8}{solution}{flag}")
     if session:
-        click.echo(f"\npair session {session['id']}: {' & '.join(session['pair'])}, driver now {driver_of(session)}")
+        click.echo(f"\npair session {session['id']}: {' & '.join(session['pair'])}, driver now {roles(session)[0]}")
     upcoming = next_lab(rows)
     click.echo(f"\nnext: debuglab run {upcoming['id']}" if upcoming else "\nevery lab passed")
 

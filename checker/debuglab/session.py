@@ -99,7 +99,7 @@ def swap(workspace: Workspace, now: float | None = None) -> dict:
     with workspace.progress() as progress:
         session = _under_way(progress.data, now)
         _note_scheduled_swaps(session, now)
-        session["swaps"].append({"t": _iso(now), "ts": round(now, 3), "manual": True})
+        session["swaps"].append({"t": _iso(now), "ts": now, "manual": True})  # unrounded: it counts from `now` on
         session["swaps"][-1]["driver"] = roles(session, now)[0]
     return session
 
@@ -195,7 +195,7 @@ def _note_scheduled_swaps(session: dict, now: float) -> None:
     recorded = sum(1 for s in session["swaps"] if not s.get("manual"))
     for k in range(recorded + 1, due + 1):
         ts = session["started_ts"] + k * interval
-        entry = {"t": _iso(ts), "ts": round(ts, 3), "manual": False}
+        entry = {"t": _iso(ts), "ts": ts, "manual": False}
         session["swaps"].append(entry)
         entry["driver"] = roles(session, ts)[0]
     session["swaps"].sort(key=lambda s: s["ts"])

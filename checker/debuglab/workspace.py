@@ -217,11 +217,6 @@ def active_session(progress: dict, now: float | None = None) -> dict | None:
     return None
 
 
-def driver_of(session: dict) -> str:
-    swaps = session.get("swaps", [])
-    return swaps[-1]["driver"] if swaps else session["pair"][0]
-
-
 def record_event(progress: "_ProgressEdit", lab_id: str, kind: str, status: str | None = None, now: float | None = None) -> dict:
     """One action on a lab (run, verify, hint, solution, edit, reset): counted in the time spent on
     it, and attributed to the pair session and the driver of the moment."""
@@ -237,8 +232,10 @@ def record_event(progress: "_ProgressEdit", lab_id: str, kind: str, status: str 
         event["status"] = status
     session = active_session(progress.data, now)
     if session is not None:
+        from debuglab.session import roles
+
         event["session"] = session["id"]
-        event["driver"] = driver_of(session)
+        event["driver"] = roles(session, now)[0]  # by the clock and the manual swaps, clock pane or not
         labs = session.setdefault("labs", [])
         if lab_id not in labs:
             labs.append(lab_id)
