@@ -110,10 +110,12 @@ def test_roles_swap_on_the_clock_and_on_demand_and_verifies_go_to_the_driver(tmp
     assert session.roles(swapped, t0 + 401) == ("Linus", "Ada")
     with ws.progress() as p:
         record_event(p, "loop-01", "verify", "pass", now=t0 + 500)  # Linus, after the manual swap
+        record_event(p, "loop-01", "hint", now=t0 + 700)  # Ada: the clock swapped at 10 minutes, no clock pane running
     ended = session.stop(ws, now=t0 + 1000)  # one swap on the clock, at 10 minutes
     assert [(s["driver"], s["manual"]) for s in ended["swaps"]] == [("Linus", True), ("Ada", False)]
     drivers = [(e["driver"], e["status"]) for e in ws.load_progress()["events"] if e["kind"] == "verify"]
     assert drivers == [("Ada", "fail"), ("Linus", "pass")]
+    assert [e["driver"] for e in ws.load_progress()["events"] if e["kind"] == "hint"] == ["Ada"]
     text = session.summary(ws, ended)
     assert "passed during the session: loop-01" in text and "Linus: drove 1 verify runs" in text
 
