@@ -132,7 +132,8 @@ def test_dist_probe_compares_the_ranks(script, check, words):
     verdict = doctor(script)
     assert verdict.status == "fail"
     assert check in failed(verdict), verdict.message
-    assert set(failed(verdict)) <= {check, "host_syncs"}  # the lr variant reads loss.item() every step
+    others = {c.name: c.message for c in verdict.checks if c.status == "fail" and c.name not in (check, "host_syncs")}
+    assert not others, others  # the lr variant reads loss.item() every step: host_syncs may fail beside it
     message = next(c.message for c in verdict.checks if c.name == check)
     for word in words:
         assert word in message
