@@ -79,6 +79,22 @@ def test_time_spent_counts_gaps_between_actions_capped_when_idle(tmp_path):
     assert ws.load_progress()["labs"]["loop-01"]["active_s"] == 120 + IDLE_GAP_S
 
 
+def test_concurrent_writers_lose_no_update(tmp_path):
+    """The watcher, the session clock and a hint in another pane write progress.json at once."""
+    code = (
+        "import sys; from debuglab.workspace import Workspace, record_event\n"
+        "ws = Workspace.find()\n"
+        "for _ in range(40):\n"
+        "    with ws.progress() as p:\n"
+        "        record_event(p, sys.argv[1], 'hint')\n"
+    )
+    env = {**__import__("os").environ, "DEBUGLAB_WORKSPACE": str(workspace(tmp_path))}
+    writers = [subprocess.Popen([sys.executable, "-c", code, lab], env=env) for lab in ("loop-01", "grad-01", "leak-01")]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0, 0]
+    events = progress_of(tmp_path)["events"]
+    assert len(events) == 120 and {e["lab"] for e in events} == {"loop-01", "grad-01", "leak-01"}
+
+
 # -- solution ---------------------------------------------------------------------------------------
 def test_the_solution_waits_for_a_pass_unless_forced_and_force_is_recorded(tmp_path):
     refused = cli("solution", "loop-01", env=CATALOG_ENV)

@@ -117,11 +117,19 @@ def stop(workspace: Workspace, now: float | None = None) -> dict:
 def note_swaps(workspace: Workspace, now: float | None = None) -> dict | None:
     """Record the scheduled swaps that have come due (the clock calls this as they happen)."""
     now = time.time() if now is None else now
+    session = active_session(workspace.load_progress(), now)
+    if session is None or not _swaps_due(session, now):
+        return session  # nothing to record: the clock ticks without writing the progress file
     with workspace.progress() as progress:
         session = active_session(progress.data, now)
         if session is not None:
             _note_scheduled_swaps(session, now)
     return session
+
+
+def _swaps_due(session: dict, now: float) -> bool:
+    due = int(max(now - session["started_ts"], 0) // (60 * session["swap_minutes"]))
+    return due > sum(1 for s in session.get("swaps", []) if not s.get("manual"))
 
 
 def summary(workspace: Workspace, session: dict) -> str:

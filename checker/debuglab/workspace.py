@@ -177,21 +177,44 @@ class Workspace:
 
 
 class _ProgressEdit:
-    """`with workspace.progress() as p:` loads, lets the caller edit, then saves atomically."""
+    """`with workspace.progress() as p:` loads, lets the caller edit, then saves atomically.
+    Edits are serialised with a lock file: in a workshop the watcher, the session clock and a
+    hint typed in another pane all write progress.json, and none may lose another's update."""
 
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
+        self._lock = None
 
     def __enter__(self) -> "_ProgressEdit":
-        self.data = self.workspace.load_progress()
+        self.workspace.ensure()
+        self._lock = open(self.workspace.state_dir / "progress.lock", "a")
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; edits are still atomic, one at a time per process
+            fcntl = None
+        if fcntl is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            self.data = self.workspace.load_progress()
+        except BaseException:
+            self._release()
+            raise
         return self
 
     def lab(self, lab_id: str) -> dict:
         return self.data["labs"].setdefault(lab_id, {})
 
     def __exit__(self, kind, value, tb) -> None:
-        if kind is None:
-            self.workspace.save_progress(self.data)
+        try:
+            if kind is None:
+                self.workspace.save_progress(self.data)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
 
 
 def _now() -> str:
