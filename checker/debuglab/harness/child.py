@@ -151,13 +151,13 @@ class ChildRun:
         self.post_handle = optimizer_hooks.register_optimizer_step_post_hook(self._after_step)
 
         # Under a GradScaler, backward runs on scaler.scale(loss): the loss figures use the loss.
-        self._unscaled: dict[int, tuple] = {}
+        self._unscaled = (lambda: None, None)  # (weak reference to the scaled loss, the loss itself)
         original_scale = torch.amp.GradScaler.scale
 
         def scale(scaler, outputs):
             scaled = original_scale(scaler, outputs)
             if isinstance(outputs, torch.Tensor) and isinstance(scaled, torch.Tensor) and outputs.numel() == 1:
-                self._unscaled = {id(scaled): (weakref.ref(scaled), _own_copy(outputs))}
+                self._unscaled = (weakref.ref(scaled), _own_copy(outputs))
             return scaled
 
         torch.amp.GradScaler.scale = scale
@@ -167,8 +167,8 @@ class ChildRun:
             root = tensors[0] if isinstance(tensors, (tuple, list)) else tensors
             if isinstance(root, torch.Tensor):
                 if root.numel() == 1:
-                    scaled = self._unscaled.get(id(root))
-                    self.step_losses.append(scaled[1] if scaled is not None and scaled[0]() is root else _own_copy(root))
+                    scaled, unscaled = self._unscaled
+                    self.step_losses.append(unscaled if scaled() is root else _own_copy(root))
                 for probe in self.probes:
                     probe.on_backward(self, root)
             return original_backward(tensors, *args, **kwargs)

@@ -37,6 +37,7 @@ class GradFlowProbe(Probe):
         self.eval_streak = 0
         self.eval_steps: dict | None = None  # first step taken in eval mode, and what was in eval mode
         self.layer_norms: dict | None = None  # this step's gradient norm per layer, for the report's picture
+        self.layer_of: dict[int, str] = {}  # id(parameter) -> its layer, named once
 
     def on_backward(self, run, tensor) -> None:
         if self.walks >= GRAPH_WALKS or tensor.grad_fn is None:
@@ -73,6 +74,7 @@ class GradFlowProbe(Probe):
                 self.hooked.add(id(p))
                 p.register_hook(self._make_arrival_hook(run, p))
         self.mode_modules = _mode_modules(run.model) if run.model is not None else []
+        self.layer_of = {}  # parameter names are the new model's
 
     def _make_arrival_hook(self, run, p):
         key = id(p)
@@ -92,28 +94,34 @@ class GradFlowProbe(Probe):
         self._settle_stale(run, step)
         params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
         norms = run.gradient_norms(optimizer)
-        if step <= LAYER_NORMS_EVERY_STEP or step % 10 == 0:
-            self.layer_norms = _layer_norms(run, params, norms)
-        problems = {}
-        for p in params:
-            norm = norms.get(id(p))
-            if norm is None:
-                problems[id(p)] = "no gradient (.grad is None)"
-            elif not math.isfinite(norm):
-                problems[id(p)] = "a non-finite gradient"
-            elif norm == 0.0:
-                problems[id(p)] = "an all-zero gradient"
+        # One pass over the parameters, in the training loop: the problem streaks, and (for the
+        # report's picture) the squared norms summed per layer.
+        squares: dict[str, float] | None = {} if step <= LAYER_NORMS_EVERY_STEP or step % 10 == 0 else None
         for p in params:
             key = id(p)
-            if key in problems:
-                problem, count = self.streak.get(key, (problems[key], 0))
-                self.streak[key] = (problems[key], count + 1)
-                name = run.name_of(p)
-                if count + 1 >= CONSECUTIVE and name not in self.flagged:
-                    where, line = run.module_line(name)
-                    self.flagged[name] = {"problem": problems[key], "step": step - CONSECUTIVE + 1, "where": where, "line": line}
+            norm = norms.get(key)
+            if norm is None:
+                problem = "no gradient (.grad is None)"
+            elif not math.isfinite(norm):
+                problem = "a non-finite gradient"
+            elif norm == 0.0:
+                problem = "an all-zero gradient"
             else:
+                problem = None
+            if squares is not None and norm is not None and math.isfinite(norm):  # a zero norm is drawn too
+                layer = self.layer_of.get(key) or self.layer_of.setdefault(key, _layer(run.name_of(p)))
+                squares[layer] = squares.get(layer, 0.0) + norm * norm
+            if problem is None:
                 self.streak.pop(key, None)
+                continue
+            _, count = self.streak.get(key, (problem, 0))
+            self.streak[key] = (problem, count + 1)
+            name = run.name_of(p)
+            if count + 1 >= CONSECUTIVE and name not in self.flagged:
+                where, line = run.module_line(name)
+                self.flagged[name] = {"problem": problem, "step": step - CONSECUTIVE + 1, "where": where, "line": line}
+        if squares is not None:
+            self.layer_norms = {layer: round(math.sqrt(total), 6) for layer, total in squares.items()}
         if self.flagged:
             first = next(iter(self.flagged.items()))
             run.stop("gradient_flow", _describe_flagged(self.flagged), first[1]["line"])
@@ -279,15 +287,6 @@ def _describe_stale(stale: dict) -> str:
 LAYER_NORMS_EVERY_STEP = 1000  # steps with every step's per-layer gradient norms recorded; then every 10th
 
 
-def _layer_norms(run, params, norms: dict) -> dict:
-    """Gradient norm per layer (the parameters of one module together: encoder.0.weight and
-    encoder.0.bias make encoder.0), from the per-parameter norms already on the host."""
-    squares: dict[str, float] = {}
-    for p in params:
-        norm = norms.get(id(p))
-        if norm is None or not math.isfinite(norm):
-            continue
-        name = run.name_of(p)
-        layer = name.rpartition(".")[0] or name
-        squares[layer] = squares.get(layer, 0.0) + norm * norm
-    return {layer: round(math.sqrt(total), 6) for layer, total in squares.items()}
+def _layer(parameter_name: str) -> str:
+    """The layer a parameter belongs to: encoder.0.weight and encoder.0.bias make encoder.0."""
+    return parameter_name.rpartition(".")[0] or parameter_name

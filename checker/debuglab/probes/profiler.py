@@ -64,16 +64,16 @@ class ProfilerProbe(Probe):
                 frame = sys._getframe(1)
                 # Dataset and collate code runs on the host, before anything reaches the device:
                 # reading a value there is no device sync.
-                if frame.f_code.co_filename == script and run.in_training and not self.in_loader:
-                    self.syncs += 1
-                    entry = self.sync_lines.setdefault(frame.f_lineno, [method_name, 0])
-                    entry[1] += 1
-                    started = time.perf_counter()
-                    try:
-                        return original(tensor, *args, **kwargs)
-                    finally:
-                        self.sync_wait += time.perf_counter() - started  # the host waiting on the device
-                return original(tensor, *args, **kwargs)
+                if frame.f_code.co_filename != script or not run.in_training or self.in_loader:
+                    return original(tensor, *args, **kwargs)
+                self.syncs += 1
+                entry = self.sync_lines.setdefault(frame.f_lineno, [method_name, 0])
+                entry[1] += 1
+                started = time.perf_counter()
+                try:
+                    return original(tensor, *args, **kwargs)
+                finally:
+                    self.sync_wait += time.perf_counter() - started  # the host waiting on the device
 
             return method
 
