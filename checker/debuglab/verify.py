@@ -11,6 +11,7 @@ from debuglab import calibration
 from debuglab.catalog import SINGLE_PROCESS_PROBES, Lab
 from debuglab.evidence import Evidence
 from debuglab.harness.runner import RunSpec, run_script
+from debuglab.probes.profiler import too_slow_ms
 from debuglab.profiles import Profile
 from debuglab.verdict import ERROR, FAIL, SKIP, Check, Verdict, conclude
 
@@ -155,16 +156,14 @@ def _judge_rank(lab: Lab | None, evidence: Evidence, profile: Profile, metrics: 
     )
     for probe in instances:
         for check in probe.judge(metrics, context):
-            if stop and check.name != stop.get("check") and check.status == FAIL:
+            if stop and check.name != stop["check"] and check.status == FAIL:
                 check = replace(check, status=SKIP, message=f"not judged: the run was stopped at step {stop['step']}", line=None)
+            elif stop and check.name == stop["check"] and check.status != FAIL:
+                # A stopped run never passes, whatever the steps it made say.
+                check = replace(check, status=FAIL, message=stop["message"], line=stop.get("line"))
             checks.append(check)
     if stop and not any(c.name == stop["check"] for c in checks):
         checks.append(Check(stop["check"], FAIL, f"step {stop['step']}", "", stop["message"], stop.get("line")))
-    if stop:  # a stopped run never passes: it did not train to the end, and its stop check fails
-        checks = [
-            Check(c.name, FAIL, c.measured, c.target, stop["message"], stop.get("line")) if c.name == stop["check"] and c.status != FAIL else c
-            for c in checks
-        ]
     if stop:  # the check that stopped the run leads
         checks.sort(key=lambda c: c.name != stop["check"])
     return checks
@@ -175,14 +174,6 @@ def error_verdict(lab_id: str | None, evidence: Evidence, message: str, line: in
     output = evidence.result.output_path
     tail = f"; full output in {output}" if output else ""
     return Verdict(lab_id, ERROR, f"{message}{where}{tail}", file=str(script), metrics={"line": line}, **extra)
-
-
-def slow_beyond_doubt(metrics: dict, reference: dict | None, targets: dict) -> bool:
-    """Steps over 3 times the step-time target: the profiler's bound for stopping a run early."""
-    reference_ms, measured_ms = (reference or {}).get("step_time_p20_ms"), metrics.get("step_time_p20_ms")
-    if not reference_ms or measured_ms is None:
-        return True  # nothing to compare with: the stop stands
-    return measured_ms > 3 * targets.get("step_time_ratio", 1.5) * reference_ms
 
 
 def _steps_to(progress, phase: str, total: int | None, also=None):
@@ -231,51 +222,57 @@ def verify(
     if lab is not None and reference is None:
         reference = calibration.load(lab, profile)
     total = lab.steps if lab else None
-    on_event = _steps_to(progress, "your script", total, on_event)
-    evidence = execute(script, profile, device, run_dir, lab, on_event=on_event, reference=reference, warmup_steps=warmup_steps, nproc=nproc)
-    extra = {"device": device, "profile": profile.name, "artifacts": _artifacts(evidence)}
-    failure = evidence.failure()
-    if failure:
+
+    def run_again(phase: str) -> Evidence:  # the script once more, beside the reference of the moment
+        return execute(script, profile, device, new_run_dir(runs_root, f"{label}-again"), lab, reference=reference, on_event=_steps_to(progress, phase, total))
+
+    def reference_now(phase: str) -> dict:
+        return calibrate(lab, profile, device, runs_root, _steps_to(progress, phase, total))
+
+    def error_if_failed(evidence: Evidence, run_dir: Path) -> Verdict | None:
+        failure = evidence.failure()
+        if failure is None:
+            return None
         verdict = error_verdict(lab.id if lab else None, evidence, failure[0], failure[1], script, **extra)
         _save(verdict, run_dir)
         return verdict
+
+    evidence = execute(
+        script, profile, device, run_dir, lab, on_event=_steps_to(progress, "your script", total, on_event),
+        reference=reference, warmup_steps=warmup_steps, nproc=nproc,
+    )
+    extra = {"device": device, "profile": profile.name, "artifacts": _artifacts(evidence)}
+    if (error := error_if_failed(evidence, run_dir)) is not None:
+        return error
     metrics, instances = measure(evidence, lab)
     fresh = False
     if lab is not None and reference is None:  # nothing cached for this machine yet
-        reference, fresh = calibrate(lab, profile, device, runs_root, _steps_to(progress, "reference fix (once per machine)", total)), True
+        reference, fresh = reference_now("reference fix (once per machine)"), True
     if lab is not None and (evidence.stop or {}).get("check") in TIMED_CHECKS:
         # The run was stopped as slow beyond doubt against a reference measured at another moment.
         # Measure the reference now: if the script is not that slow beside it, the machine was
         # busy, not the script slow, and the script runs again to its end.
         if not fresh:
-            reference, fresh = calibrate(lab, profile, device, runs_root, _steps_to(progress, "reference fix, side by side", total)), True
-        if not slow_beyond_doubt(metrics, reference, merged_targets(profile, lab)):
-            evidence = execute(
-                script, profile, device, new_run_dir(runs_root, f"{label}-again"), lab, reference=reference,
-                on_event=_steps_to(progress, "your script again (the machine was busy)", total),
-            )
+            reference, fresh = reference_now("reference fix, side by side"), True
+        limit = too_slow_ms(merged_targets(profile, lab), reference.get("step_time_p20_ms"))
+        if limit is not None and metrics.get("step_time_p20_ms", float("inf")) <= limit:
+            evidence = run_again("your script again (the machine was busy)")
             run_dir, extra["artifacts"] = evidence.result.run_dir, _artifacts(evidence)
-            failure = evidence.failure()
-            if failure:
-                verdict = error_verdict(lab.id, evidence, failure[0], failure[1], script, **extra)
-                _save(verdict, run_dir)
-                return verdict
+            if (error := error_if_failed(evidence, run_dir)) is not None:
+                return error
             metrics, instances = measure(evidence, lab)
     checks = judge(lab, evidence, profile, metrics, instances, reference)
     if lab is not None and evidence.stop is None and any(c.name in TIMED_CHECKS and c.status == FAIL for c in checks):
         # Shared machines have noisy moments. Before a performance check may fail, measure again
         # side by side: the script once more (its better timings count) and the reference afresh.
-        again = execute(
-            script, profile, device, new_run_dir(runs_root, f"{label}-again"), lab, reference=reference,
-            on_event=_steps_to(progress, "timing again, side by side", total),
-        )
+        again = run_again("timing again, side by side")
         if again.failure() is None:
             repeat, _ = measure(again, lab)
             for key in TIMING_METRICS:
                 if key in metrics and key in repeat:
                     metrics[key] = min(metrics[key], repeat[key])
         if not fresh:
-            reference = calibrate(lab, profile, device, runs_root, _steps_to(progress, "reference fix, side by side", total))
+            reference = reference_now("reference fix, side by side")
         checks = judge(lab, evidence, profile, metrics, instances, reference)
     if reference:
         metrics["reference"] = reference

@@ -37,9 +37,7 @@ class ProfilerProbe(Probe):
         self.wait_ms: list[float] = []
         options = run.spec["options"]
         self.wait_fraction_limit = options.get("dataloader_wait_fraction", 0.05)
-        reference_ms = options.get("reference_step_ms")
-        # A run this far beyond the target is slow beyond doubt: stop it instead of waiting.
-        self.too_slow_ms = 3 * options.get("step_time_ratio", 1.5) * reference_ms if reference_ms else None
+        self.too_slow_ms = too_slow_ms(options, options.get("reference_step_ms"))
         script = run.script
 
         self.in_loader = 0
@@ -232,6 +230,14 @@ class ProfilerProbe(Probe):
                 )
             )
         return checks
+
+
+SLOW_BEYOND_DOUBT = 3  # times the step-time target: a run this slow is stopped instead of waited for
+
+
+def too_slow_ms(targets: dict, reference_ms: float | None) -> float | None:
+    """The fast steps' time (p20) above which a run is slow beyond doubt, or None without a reference."""
+    return SLOW_BEYOND_DOUBT * targets.get("step_time_ratio", 1.5) * reference_ms if reference_ms else None
 
 
 def _quantile(values: list[float], q: float) -> float:
