@@ -63,14 +63,9 @@ def list_labs(as_json: bool) -> None:
     """The catalog grouped by family, each lab numbered in the recommended order (easy labs of
     every family first), with your status per lab."""
     from debuglab import catalog
+    from debuglab.workspace import duration
 
-    from debuglab.workspace import duration, family_totals
-
-    workspace = _workspace()
-    progress = workspace.load_progress()
-    labs = catalog.recommended_order(catalog.all_labs())
-    rows = [_lab_row(n, lab, workspace, progress) for n, lab in enumerate(labs, 1)]
-    totals = family_totals(progress, labs)
+    workspace, progress, labs, rows, totals = _catalog_view()
     if as_json:
         click.echo(json.dumps({"workspace": str(workspace.root), "families": totals, "labs": rows}, indent=2))
         return
@@ -85,7 +80,7 @@ def list_labs(as_json: bool) -> None:
             flag = "  (pristine lab changed: debuglab diff / reset)" if row["pristine_changed"] else ""
             click.echo(f"  {row['order']:>2}  {row['id']:<8}  {stars:<3}  {row['title']:<{width}}  {row['status']}{flag}")
         click.echo()
-    upcoming = next_lab(rows)
+    upcoming = _next_row(workspace, progress, labs, rows)
     nxt = f"next in the recommended order (#{upcoming['order']}): debuglab run {upcoming['id']}" if upcoming else "every lab passed"
     click.echo(f"# is the recommended order: easy labs of every family first, then harder ones.\nworkspace: {workspace.root}    {nxt}")
 
@@ -118,9 +113,22 @@ def _families(rows: list[dict]) -> list[str]:
     return families + sorted({r["family"] for r in rows} - set(families))
 
 
-def next_lab(rows: list[dict], after: str | None = None) -> dict | None:
-    """The first lab not yet passed in the recommended order (other than `after`)."""
-    return next((r for r in rows if r["status"] != "passed" and r["id"] != after), None)
+def _catalog_view():
+    """What list and progress show: the workspace, its progress, the labs in the recommended
+    order, a row per lab, and the totals per family."""
+    from debuglab import catalog
+    from debuglab.workspace import family_totals
+
+    workspace = _workspace()
+    progress = workspace.load_progress()
+    labs = catalog.recommended_order(catalog.all_labs())
+    rows = [_lab_row(n, lab, workspace, progress) for n, lab in enumerate(labs, 1)]
+    return workspace, progress, labs, rows, family_totals(progress, labs)
+
+
+def _next_row(workspace, progress: dict, labs: list, rows: list[dict]) -> dict | None:
+    upcoming = workspace.next_lab(labs, progress)
+    return rows[labs.index(upcoming)] if upcoming else None
 
 
 @main.command()
@@ -128,15 +136,10 @@ def next_lab(rows: list[dict], after: str | None = None) -> dict | None:
 def progress(as_json: bool) -> None:
     """Your progress: per family, labs passed, time spent, hints taken and attempts; then each lab
     you have started, and the pair session under way."""
-    from debuglab import catalog
     from debuglab.session import roles
-    from debuglab.workspace import active_session, duration, family_totals
+    from debuglab.workspace import active_session, duration
 
-    workspace = _workspace()
-    data = workspace.load_progress()
-    labs = catalog.recommended_order(catalog.all_labs())
-    rows = [_lab_row(n, lab, workspace, data) for n, lab in enumerate(labs, 1)]
-    totals = family_totals(data, labs)
+    workspace, data, labs, rows, totals = _catalog_view()
     session = active_session(data)
     if as_json:
         click.echo(json.dumps({"workspace": str(workspace.root), "families": totals, "labs": [r for r in rows if r["status"] != "new"], "session": session}, indent=2))
@@ -158,7 +161,7 @@ def progress(as_json: bool) -> None:
             click.echo(f"{r['id']:<8} {r['status']:<9} {duration(r['active_s']):>8}  {duration(r['time_to_pass_s']):>8}  {r['hints']:>5}  {r['attempts']:>8}{solution}{flag}")
     if session:
         click.echo(f"\npair session {session['id']}: {' & '.join(session['pair'])}, driver now {roles(session)[0]}")
-    upcoming = next_lab(rows)
+    upcoming = _next_row(workspace, data, labs, rows)
     click.echo(f"\nnext: debuglab run {upcoming['id']}" if upcoming else "\nevery lab passed")
 
 
@@ -210,18 +213,18 @@ def run(lab_id: str, device: str | None, profile_name: str | None) -> None:
     click.echo(f"running {script} on {device} (probes: {', '.join(lab.probes)})\n", err=True)
     run_dir = verify.new_run_dir(workspace.runs_dir(lab.id), "run")
     evidence = verify.execute(script, profile, device, run_dir, lab, stream_output=True, stop_early=False)
-    failure = evidence.failure()
+    failure, series = evidence.failure(), None
+    if failure is None:
+        metrics, _ = verify.measure(evidence, lab)
+        first_sign = (evidence.result.first("summary") or {}).get("first_sign")
+        sign = f"first sign at step {first_sign['step']} ({first_sign['check']}): {first_sign['message']}" if first_sign else ""
+        series = verify.write_series(evidence, metrics, run_dir, "run", sign)
+    record_run(workspace, lab.id, series)
+    workspace.prune_runs(lab.id)
     if failure:
-        record_run(workspace, lab.id)
-        workspace.prune_runs(lab.id)
         message, line = failure
         click.echo(f"\nerror: {message}" + (f" ({script}:{line})" if line else ""), err=True)
         sys.exit(3)
-    metrics, _ = verify.measure(evidence, lab)
-    first_sign = (evidence.result.first("summary") or {}).get("first_sign")
-    sign = f"first sign at step {first_sign['step']} ({first_sign['check']}): {first_sign['message']}" if first_sign else ""
-    record_run(workspace, lab.id, verify.write_series(evidence, metrics, run_dir, "run", sign))
-    workspace.prune_runs(lab.id)
     render.symptom(metrics, first_sign)
     click.echo(f"\nfix {script}, then: debuglab verify {lab.id}")
 
@@ -311,7 +314,7 @@ def solution(lab_id: str, force: bool) -> None:
     """The reference fix of LAB as a diff against the pristine lab, with the root cause and why the
     fix is the idiomatic one. Shown once you have passed LAB, or with --force."""
     from debuglab import render
-    from debuglab.workspace import _now, record_event
+    from debuglab.workspace import iso, record_event
 
     lab = _lab(lab_id)
     workspace = _workspace()
@@ -324,12 +327,10 @@ def solution(lab_id: str, force: bool) -> None:
     explanation_path = lab.fixture_dir / "solution.md"
     if not explanation_path.is_file():
         raise DebuglabError(f"{explanation_path}: file is missing; lab {lab.id} needs its solution.md (root cause and why the fix)")
-    pristine = lab.train_path.read_text(encoding="utf-8").splitlines(keepends=True)
-    fixed = lab.fix_path.read_text(encoding="utf-8").splitlines(keepends=True)
-    patch = "".join(difflib.unified_diff(pristine, fixed, f"{lab.id}/train.py (pristine)", f"{lab.id}/train.py (reference fix)"))
+    patch = _unified_diff(lab.train_path, lab.fix_path, f"{lab.id}/train.py (pristine)", f"{lab.id}/train.py (reference fix)")
     with workspace.progress() as progress:
         entry = record_event(progress, lab.id, "solution")
-        entry.setdefault("solution_viewed", _now())
+        entry.setdefault("solution_viewed", iso())
         if not passed:
             entry["solution_before_pass"] = True
     render.solution(patch, explanation_path.read_text(encoding="utf-8"))
@@ -348,10 +349,6 @@ def reset(lab_id: str, yes: bool) -> None:
             raise DebuglabError(f"reset {lab.id} would replace {script}; pass --yes to confirm when not at a terminal")
         click.confirm(f"replace {script} with the pristine lab (your version is backed up)?", abort=True)
     backup = workspace.reset(lab)
-    from debuglab.workspace import record_event
-
-    with workspace.progress() as progress:
-        record_event(progress, lab.id, "reset")
     click.echo(f"reset {script}" + (f"; your version is in {backup}" if backup else ""))
 
 
@@ -363,10 +360,13 @@ def diff(lab_id: str) -> None:
     script = _workspace().script(lab.id)
     if not script.exists():
         raise DebuglabError(f"no copy of {lab.id} yet at {script}: run 'debuglab run {lab.id}' first")
-    pristine = lab.train_path.read_text(encoding="utf-8").splitlines(keepends=True)
-    mine = script.read_text(encoding="utf-8").splitlines(keepends=True)
-    text = "".join(difflib.unified_diff(pristine, mine, f"{lab.id}/train.py (pristine)", str(script)))
+    text = _unified_diff(lab.train_path, script, f"{lab.id}/train.py (pristine)", str(script))
     click.echo(text.rstrip() if text else f"no changes to {script}")
+
+
+def _unified_diff(before: Path, after: Path, before_label: str, after_label: str) -> str:
+    lines = [path.read_text(encoding="utf-8").splitlines(keepends=True) for path in (before, after)]
+    return "".join(difflib.unified_diff(*lines, before_label, after_label))
 
 
 @main.command()
@@ -444,12 +444,8 @@ def session_start(pair_text: str, minutes: float, swap_minutes: float, detach: b
 def session_status() -> None:
     """The clock of the session under way: time, who drives, when the next swap is."""
     from debuglab import session as sessions
-    from debuglab.workspace import active_session
 
-    current = active_session(_workspace().load_progress())
-    if current is None:
-        raise DebuglabError("no pair session is under way: start one with 'debuglab session start --pair \"NAME,NAME\"'")
-    click.echo(sessions.clock_line(current))
+    click.echo(sessions.clock_line(sessions.current(_workspace())))
 
 
 @session.command("swap")

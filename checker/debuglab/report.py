@@ -18,7 +18,7 @@ import click
 
 from debuglab.charts import AFTER, BEFORE, number
 from debuglab.errors import DebuglabError
-from debuglab.workspace import duration
+from debuglab.workspace import duration, iso
 
 REPORT_FORMAT = "debuglab-report"  # what --merge accepts
 ROOM_FORMAT = "debuglab-room"  # what --merge writes as JSON
@@ -45,7 +45,7 @@ def build(workspace, name: str | None = None, now: float | None = None) -> dict:
         "format": REPORT_FORMAT,
         "version": VERSION,
         "name": name or _default_name(progress),
-        "generated_at": _iso(now),
+        "generated_at": iso(now),
         "workspace": str(workspace.root),
         "catalog_size": len(labs),
         "passed": sum(row["status"] == "passed" for row in rows),
@@ -136,10 +136,6 @@ def _default_name(progress: dict) -> str:
         return "unknown learner"
 
 
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
-
-
 def room(reports: list[dict], now: float | None = None) -> dict:
     """The room's table: a row per report, then a row per lab over all reports."""
     people, labs = [], {}
@@ -177,7 +173,7 @@ def room(reports: list[dict], now: float | None = None) -> dict:
                 "median_hints": _median(row.get("hints") for row in rows),
             }
         )
-    return {"format": ROOM_FORMAT, "version": VERSION, "generated_at": _iso(time.time() if now is None else now), "reports": people, "labs": per_lab}
+    return {"format": ROOM_FORMAT, "version": VERSION, "generated_at": iso(time.time() if now is None else now), "reports": people, "labs": per_lab}
 
 
 def _median(values) -> float | None:

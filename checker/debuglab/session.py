@@ -12,7 +12,7 @@ import sys
 import time
 
 from debuglab.errors import DebuglabError
-from debuglab.workspace import Workspace, active_session
+from debuglab.workspace import Workspace, active_session, iso
 
 DEFAULT_MINUTES = 60
 DEFAULT_SWAP_MINUTES = 10
@@ -45,12 +45,6 @@ def next_swap_in(session: dict, now: float) -> float:
     return interval - (max(now - session["started_ts"], 0) % interval)
 
 
-def time_left(session: dict, now: float) -> float | None:
-    if session.get("minutes") is None:
-        return None
-    return max(session["started_ts"] + 60 * session["minutes"] - now, 0.0)
-
-
 def clock_line(session: dict, now: float | None = None) -> str:
     """One line for any screen: elapsed of planned, who drives, when the next swap is."""
     now = time.time() if now is None else now
@@ -80,7 +74,7 @@ def start(workspace: Workspace, pair: list[str], minutes: float | None, swap_min
         session = {
             "id": max((s["id"] for s in sessions), default=0) + 1,
             "pair": pair,
-            "started": _iso(now),
+            "started": iso(now),
             "started_ts": round(now, 3),
             "minutes": minutes,
             "swap_minutes": swap_minutes,
@@ -99,7 +93,7 @@ def swap(workspace: Workspace, now: float | None = None) -> dict:
     with workspace.progress() as progress:
         session = _under_way(progress.data, now)
         _note_scheduled_swaps(session, now)
-        session["swaps"].append({"t": _iso(now), "ts": now, "manual": True})  # unrounded: it counts from `now` on
+        session["swaps"].append({"t": iso(now), "ts": now, "manual": True})  # unrounded: it counts from `now` on
         session["swaps"][-1]["driver"] = roles(session, now)[0]
     return session
 
@@ -110,7 +104,7 @@ def stop(workspace: Workspace, now: float | None = None) -> dict:
         session = _under_way(progress.data, now, include_overrun=True)
         end = min(now, session["started_ts"] + 60 * session["minutes"]) if session.get("minutes") else now
         _note_scheduled_swaps(session, end - 1e-3)  # a swap due at the very end never happens
-        session["ended"], session["ended_ts"] = _iso(end), round(end, 3)
+        session["ended"], session["ended_ts"] = iso(end), round(end, 3)
     return session
 
 
@@ -128,8 +122,14 @@ def note_swaps(workspace: Workspace, now: float | None = None) -> dict | None:
 
 
 def _swaps_due(session: dict, now: float) -> bool:
+    due, recorded = _clock_swaps(session, now)
+    return due > recorded
+
+
+def _clock_swaps(session: dict, now: float) -> tuple[int, int]:
+    """(swaps the clock has made by `now`, swaps of the clock recorded)."""
     due = int(max(now - session["started_ts"], 0) // (60 * session["swap_minutes"]))
-    return due > sum(1 for s in session.get("swaps", []) if not s.get("manual"))
+    return due, sum(1 for s in session.get("swaps", []) if not s.get("manual"))
 
 
 def summary(workspace: Workspace, session: dict) -> str:
@@ -185,6 +185,11 @@ def run_clock(workspace: Workspace, session: dict, fancy: bool, tick_s: float = 
     return finished
 
 
+def current(workspace: Workspace) -> dict:
+    """The session under way, or a one-line error saying how to start one."""
+    return _under_way(workspace.load_progress(), time.time())
+
+
 def _under_way(progress: dict, now: float, include_overrun: bool = False) -> dict:
     session = active_session(progress, now)
     if session is None and include_overrun:
@@ -198,12 +203,10 @@ def _under_way(progress: dict, now: float, include_overrun: bool = False) -> dic
 
 def _note_scheduled_swaps(session: dict, now: float) -> None:
     """Append the clock's swaps up to `now` that are not recorded yet (one per interval)."""
-    interval = 60 * session["swap_minutes"]
-    due = int(max(now - session["started_ts"], 0) // interval)
-    recorded = sum(1 for s in session["swaps"] if not s.get("manual"))
+    due, recorded = _clock_swaps(session, now)
     for k in range(recorded + 1, due + 1):
-        ts = session["started_ts"] + k * interval
-        entry = {"t": _iso(ts), "ts": ts, "manual": False}
+        ts = session["started_ts"] + k * 60 * session["swap_minutes"]
+        entry = {"t": iso(ts), "ts": ts, "manual": False}
         session["swaps"].append(entry)
         entry["driver"] = roles(session, ts)[0]
     session["swaps"].sort(key=lambda s: s["ts"])
@@ -211,10 +214,6 @@ def _note_scheduled_swaps(session: dict, now: float) -> None:
 
 def _latest(workspace: Workspace, session_id: int) -> dict:
     return next(s for s in workspace.load_progress()["sessions"] if s["id"] == session_id)
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
 
 
 def _mmss(seconds: float) -> str:

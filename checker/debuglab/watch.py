@@ -171,7 +171,7 @@ def watch(lab, workspace, profile, device: str, poll: bool = False, manual: bool
 def _watch_lab(lab, workspace, profile, device, keys: Keys, poll: bool, manual: bool, interval: float, echo):
     from debuglab import catalog, render
     from debuglab import verify as verifier
-    from debuglab.workspace import record_event, record_verify, take_hint
+    from debuglab.workspace import active_session, record_event, record_verify, take_hint
 
     fancy = render.fancy()
     script, created = workspace.ensure_copy(lab)
@@ -185,7 +185,7 @@ def _watch_lab(lab, workspace, profile, device, keys: Keys, poll: bool, manual: 
         echo(lab.summary)
         how = "press r to verify" if watcher is None else f"saving it re-verifies ({watcher.mode})"
         echo(f"edit {script}; {how}")
-        session = _session(workspace)
+        session = active_session(workspace.load_progress())
         if session is not None:
             from debuglab.session import clock_line
 
@@ -206,9 +206,7 @@ def _watch_lab(lab, workspace, profile, device, keys: Keys, poll: bool, manual: 
         render.verdict(v, str(script))
         state["passed_next"] = None
         if v.status == "pass":
-            labs = catalog.recommended_order(catalog.all_labs())
-            progress_data = workspace.load_progress()
-            upcoming = next((x for x in labs if x.id != lab.id and workspace.status(x.id, progress_data) != "passed"), None)
+            upcoming = workspace.next_lab(catalog.recommended_order(catalog.all_labs()), workspace.load_progress(), skip=lab.id)
             if upcoming is not None:
                 state["passed_next"] = upcoming
                 echo(f"\nPASS. Next in the recommended order: {upcoming.id} ({upcoming.title}). Press n to start it, q to quit.")
@@ -244,12 +242,3 @@ def _watch_lab(lab, workspace, profile, device, keys: Keys, poll: bool, manual: 
     finally:
         if watcher is not None:
             watcher.stop()
-
-
-def _session(workspace):
-    from debuglab.workspace import active_session
-
-    try:
-        return active_session(workspace.load_progress())
-    except Exception:  # a progress file being rewritten: no clock this time
-        return None

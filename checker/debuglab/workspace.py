@@ -106,7 +106,7 @@ class Workspace:
         with self.progress() as progress:
             entry = progress.lab(lab.id)
             entry["pristine_sha256"] = sha256(lab.train_path)
-            entry.setdefault("copied_at", _now())
+            entry.setdefault("copied_at", iso())
         return script, True
 
     def pristine_changed(self, lab: Lab, progress: dict | None = None) -> bool:
@@ -130,7 +130,7 @@ class Workspace:
             script.unlink()
         self.ensure_copy(lab)
         with self.progress() as progress:
-            progress.lab(lab.id)["pristine_sha256"] = sha256(lab.train_path)
+            record_event(progress, lab.id, "reset")["pristine_sha256"] = sha256(lab.train_path)
         return backup
 
     def prune_runs(self, lab_id: str) -> None:
@@ -164,6 +164,10 @@ class Workspace:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.progress_path)  # atomic: a crash leaves the old file or the new one
+
+    def next_lab(self, labs: list[Lab], progress: dict, skip: str | None = None) -> Lab | None:
+        """The first lab of `labs` (in the recommended order) not passed yet, other than `skip`."""
+        return next((lab for lab in labs if lab.id != skip and self.status(lab.id, progress) != "passed"), None)
 
     def status(self, lab_id: str, progress: dict | None = None) -> str:
         entry = (progress or self.load_progress())["labs"].get(lab_id, {})
@@ -217,8 +221,9 @@ class _ProgressEdit:
             self._lock = None
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+def iso(ts: float | None = None) -> str:
+    """A moment as the progress file and the reports write it: local time with its offset."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
 
 
 def migrate(data: dict) -> dict:
@@ -250,7 +255,7 @@ def record_event(progress: "_ProgressEdit", lab_id: str, kind: str, status: str 
         entry["active_s"] = round(entry.get("active_s", 0.0) + min(max(now - last, 0.0), IDLE_GAP_S), 1)
     entry.setdefault("first_seen_ts", now)
     entry["last_seen_ts"] = now
-    event = {"t": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)), "ts": round(now, 3), "lab": lab_id, "kind": kind}
+    event = {"t": iso(now), "ts": round(now, 3), "lab": lab_id, "kind": kind}
     if status is not None:
         event["status"] = status
     session = active_session(progress.data, now)
@@ -271,9 +276,9 @@ def record_verify(workspace: Workspace, lab_id: str, status: str, series: str | 
         entry = record_event(progress, lab_id, "verify", status)
         entry["attempts"] = entry.get("attempts", 0) + 1
         entry["last_status"] = status
-        entry["last_verify"] = _now()
+        entry["last_verify"] = iso()
         if status == "pass" and not entry.get("first_pass"):
-            entry["first_pass"] = _now()
+            entry["first_pass"] = iso()
             entry["time_to_pass_s"] = entry.get("active_s", 0.0)
             entry["attempts_to_pass"] = entry["attempts"]
             entry["hints_to_pass"] = entry.get("hints", 0)
@@ -283,7 +288,7 @@ def record_verify(workspace: Workspace, lab_id: str, status: str, series: str | 
 def record_run(workspace: Workspace, lab_id: str, series: str | None = None) -> None:
     with workspace.progress() as progress:
         entry = record_event(progress, lab_id, "run")
-        entry.setdefault("first_run", _now())
+        entry.setdefault("first_run", iso())
         entry["runs"] = entry.get("runs", 0) + 1
     workspace.save_series(lab_id, series, "run")
 

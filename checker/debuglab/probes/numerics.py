@@ -62,8 +62,6 @@ class NumericsProbe(Probe):
             self.flags.append(("loss", torch.isfinite(tensor).all(), run.script_line(sys._getframe(1))))
 
     def before_step(self, run, optimizer) -> None:
-        import torch
-
         norms = run.gradient_norms(optimizer)  # shared with grad_flow: computed once per step
         if norms:
             self.flags.append(("gradients", all(math.isfinite(n) for n in norms.values())))  # a bool: norms are on the host
