@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import statistics
 import time
 from html import escape
@@ -309,16 +310,35 @@ def _md_table(headers, rows) -> str:
     return "\n".join(lines + ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows])
 
 
+# The tables of each document, in order, as (heading, headers, rows, what to say when there are
+# no rows); markdown and HTML render the same list.
+def _report_tables(report: dict) -> list[tuple]:
+    return [
+        ("Labs", LAB_HEADERS, _lab_table(report), "No lab touched yet: `debuglab list` shows where to start."),
+        ("Families", FAMILY_HEADERS, _family_table(report), ""),
+        ("Pair sessions", SESSION_HEADERS, _session_table(report), "No pair session recorded."),
+    ]
+
+
+def _room_tables(data: dict) -> list[tuple]:
+    return [
+        ("Pairs", ROOM_HEADERS, _room_table(data), ""),
+        ("Labs", ROOM_LAB_HEADERS, _room_lab_table(data), "No lab touched in any report."),
+    ]
+
+
+def _md_tables(tables: list[tuple]) -> list[str]:
+    parts = []
+    for heading, headers, rows, empty in tables:
+        parts += [f"## {heading}", _md_table(headers, rows) if rows else empty]
+    return parts
+
+
 def to_markdown(report: dict) -> str:
     parts = [
         f"# debuglab report: {report['name']}",
         f"Generated {_when(report['generated_at'])} from the workspace {report['workspace']}.\n\n**{_headline(report)}**",
-        "## Labs",
-        _md_table(LAB_HEADERS, _lab_table(report)) if report["labs"] else "No lab touched yet: `debuglab list` shows where to start.",
-        "## Families",
-        _md_table(FAMILY_HEADERS, _family_table(report)),
-        "## Pair sessions",
-        _md_table(SESSION_HEADERS, _session_table(report)) if report["sessions"] else "No pair session recorded.",
+        *_md_tables(_report_tables(report)),
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -327,10 +347,7 @@ def room_markdown(data: dict) -> str:
     parts = [
         f"# debuglab room: {len(data['reports'])} reports",
         f"Generated {_when(data['generated_at'])}.",
-        "## Pairs",
-        _md_table(ROOM_HEADERS, _room_table(data)),
-        "## Labs",
-        _md_table(ROOM_LAB_HEADERS, _room_lab_table(data)) if data["labs"] else "No lab touched in any report.",
+        *_md_tables(_room_tables(data)),
         ATTEMPTED_MEANS,
     ]
     return "\n\n".join(parts) + "\n"
@@ -386,6 +403,14 @@ def _html_table(headers, rows) -> str:
                 cells.append(f'<td{" class=num" if header in NUMERIC else ""}>{escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _html_tables(tables: list[tuple]) -> list[str]:
+    parts = []
+    for heading, headers, rows, empty in tables:
+        note = re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(empty))  # the markdown's code spans
+        parts += [f"<h2>{escape(heading)}</h2>", _html_table(headers, rows) if rows else f'<p class="note">{note}</p>']
+    return parts
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -451,12 +476,7 @@ def to_html(report: dict, workspace) -> str:
         + _card(duration(time_spent), "time spent")
         + _card(str(hints), "hints taken")
         + "</div>",
-        "<h2>Labs</h2>",
-        _html_table(LAB_HEADERS, _lab_table(report)) if report["labs"] else '<p class="note">No lab touched yet: <code>debuglab list</code> shows where to start.</p>',
-        "<h2>Families</h2>",
-        _html_table(FAMILY_HEADERS, _family_table(report)),
-        "<h2>Pair sessions</h2>",
-        _html_table(SESSION_HEADERS, _session_table(report)) if report["sessions"] else '<p class="note">No pair session recorded.</p>',
+        *_html_tables(_report_tables(report)),
     ]
     if report["labs"]:
         body.append("<h2>Broken and fixed, side by side</h2>")
@@ -469,10 +489,7 @@ def room_html(data: dict) -> str:
     body = [
         f"<h1>debuglab room: {len(data['reports'])} reports</h1>",
         f'<p class="meta">Generated {escape(_when(data["generated_at"]))}</p>',
-        "<h2>Pairs</h2>",
-        _html_table(ROOM_HEADERS, _room_table(data)),
-        "<h2>Labs</h2>",
-        _html_table(ROOM_LAB_HEADERS, _room_lab_table(data)) if data["labs"] else '<p class="note">No lab touched in any report.</p>',
+        *_html_tables(_room_tables(data)),
         f'<p class="note">{escape(ATTEMPTED_MEANS)}</p>',
     ]
     return _page("debuglab room", body)
