@@ -255,6 +255,19 @@ def line_chart(
 
 
 
+def _x_axis(x_axis: Axis, box, x_label: str, tick_line) -> list[str]:
+    """The x ticks (each drawn by tick_line(px): a tick mark or a grid line), their labels, the
+    axis lines and the axis label."""
+    left, top, right, bottom = box
+    parts = []
+    for tick in x_axis.ticks():
+        px = x_axis.position(tick, left, right)
+        parts += [tick_line(px), _text(px, bottom + 18, x_axis.label(tick), 11, MUTED, "middle")]
+    parts.append(f'<path d="M{left} {top}V{bottom}H{right}" fill="none" stroke="{MUTED}"/>')
+    parts.append(_text((left + right) / 2, bottom + 36, x_label, FONT_SIZE, INK, "middle"))
+    return parts
+
+
 def _grid_and_axes(x_axis: Axis, y_axis: Axis, box, x_label: str, y_label: str) -> list[str]:
     left, top, right, bottom = box
     parts = []
@@ -262,12 +275,7 @@ def _grid_and_axes(x_axis: Axis, y_axis: Axis, box, x_label: str, y_label: str) 
         py = y_axis.position(tick, bottom, top)
         parts.append(f'<line x1="{left}" y1="{py:.1f}" x2="{right}" y2="{py:.1f}" stroke="{GRID}"/>')
         parts.append(_text(left - 6, py + 4, y_axis.label(tick), 11, MUTED, "end"))
-    for tick in x_axis.ticks():
-        px = x_axis.position(tick, left, right)
-        parts.append(f'<line x1="{px:.1f}" y1="{bottom}" x2="{px:.1f}" y2="{bottom + 5}" stroke="{MUTED}"/>')
-        parts.append(_text(px, bottom + 18, x_axis.label(tick), 11, MUTED, "middle"))
-    parts.append(f'<path d="M{left} {top}V{bottom}H{right}" fill="none" stroke="{MUTED}"/>')
-    parts.append(_text((left + right) / 2, bottom + 36, x_label, FONT_SIZE, INK, "middle"))
+    parts += _x_axis(x_axis, box, x_label, lambda px: f'<line x1="{px:.1f}" y1="{bottom}" x2="{px:.1f}" y2="{bottom + 5}" stroke="{MUTED}"/>')
     middle = (top + bottom) / 2
     parts.append(_text(16, middle, y_label, FONT_SIZE, INK, "middle", f' transform="rotate(-90 16 {middle:.1f})"'))
     return parts
@@ -291,12 +299,7 @@ def stacked_bars(title: str, bars: list[Bar], legend: list[LegendEntry], x_label
     legend_top = bottom + 56
     height = legend_top + _legend_height(legend, left, WIDTH - 20) + 4
     parts = _open(title, desc, height)
-    for tick in x_axis.ticks():
-        px = x_axis.position(tick, left, right)
-        parts.append(f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}" stroke="{GRID}"/>')
-        parts.append(_text(px, bottom + 18, x_axis.label(tick), 11, MUTED, "middle"))
-    parts.append(f'<path d="M{left} {top}V{bottom}H{right}" fill="none" stroke="{MUTED}"/>')
-    parts.append(_text((left + right) / 2, bottom + 36, x_label, FONT_SIZE, INK, "middle"))
+    parts += _x_axis(x_axis, (left, top, right, bottom), x_label, lambda px: f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}" stroke="{GRID}"/>')
     for n, (bar, total) in enumerate(zip(bars, totals)):
         y = top + gap / 2 + n * (bar_height + gap)
         parts.append(f'<rect x="8" y="{y + bar_height / 2 - 6:.1f}" width="12" height="12" fill="{bar.colour}"/>')
