@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from debuglab import calibration, paths
@@ -41,8 +43,14 @@ def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int
 
     started = time.monotonic()
     cases_by_lab = {lab.id: cases(lab) for lab in labs}  # a malformed decoy header is an error before anything runs
+    cores = _Cores(max(1, jobs))
+
+    def judge(lab: Lab) -> list[dict]:
+        with cores.taken(lab.nproc):  # a distributed lab's ranks each need a core of their own
+            return _run_lab(lab, cases_by_lab[lab.id], profile, device, progress, keep_metrics)
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        per_lab = list(pool.map(lambda lab: _run_lab(lab, cases_by_lab[lab.id], profile, device, progress, keep_metrics), labs))
+        per_lab = list(pool.map(judge, labs))
     rows = [row for lab_rows in per_lab for row in lab_rows]
     return {
         "ok": all(r["ok"] for r in rows),
@@ -52,6 +60,28 @@ def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int
         "seconds": round(time.monotonic() - started, 1),
         "cases": rows,
     }
+
+
+class _Cores:
+    """`jobs` cores shared by the labs judged at once: a lab takes one per process it runs (its
+    nproc), at most all of them, so two ranks never share a core with another lab's timings."""
+
+    def __init__(self, total: int):
+        self.free = self.total = total
+        self.changed = threading.Condition()
+
+    @contextmanager
+    def taken(self, wanted: int):
+        wanted = min(wanted, self.total)
+        with self.changed:
+            self.changed.wait_for(lambda: self.free >= wanted)
+            self.free -= wanted
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.free += wanted
+                self.changed.notify_all()
 
 
 def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress, keep_metrics: bool = False) -> list[dict]:
