@@ -248,8 +248,9 @@ def test_doctor_judges_any_script():
     from conftest import SCRIPTS
 
     result = cli("doctor", str(SCRIPTS / "base.py"), "--json")
-    verdict = json.loads(result.stdout)
-    assert result.returncode == 0 and verdict["status"] == "pass" and verdict["lab"] is None
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["status"] == "pass" and report["format"] == "debuglab.doctor"
+    assert report["steps"] == 120 and not [f for f in report["findings"] if f["severity"] == "error"]
 
 
 def test_a_stop_for_slowness_against_a_stale_reference_is_measured_again(isolated, test_catalog):

@@ -24,7 +24,7 @@ FAMILY_TITLES = {
     "perf": "device efficiency: syncs, transfers, batching",
     "dist": "torch.distributed: ranks that disagree",
 }
-PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome", "dist")
+PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome", "dist", "loop_signals")
 SINGLE_PROCESS_PROBES = PROBE_NAMES[:5]  # what doctor runs; "dist" compares ranks of a torchrun job
 # The course areas learners prepare for; every lab trains one (lab.toml `area`), and `topic` says which part.
 AREAS = (

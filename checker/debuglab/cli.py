@@ -271,28 +271,44 @@ def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str |
 
 
 @main.command()
-@click.argument("script", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--warmup", default=10, show_default=True, help="Steps excluded from growth and timing figures.")
+@click.argument("script", type=click.Path(path_type=Path))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- ARGS]...")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (format debuglab.doctor, version 1).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Stop the script after N training steps (long trainings).")
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(min=0), help="Steps excluded from growth and timing figures.")
 @click.option("--nproc", default=1, show_default=True, help="Ranks: above 1 the script runs under torchrun (torch.distributed) and every rank is probed.")
+@click.option("--time-limit", type=click.FloatRange(min=1), default=None, help="Seconds before the script is stopped (default: none).")
 @_device_option
-def doctor(script: Path, as_json: bool, warmup: int, nproc: int, device: str | None, profile_name: str | None) -> None:
-    """The probes on any training script: gradient flow, memory, numerics, profiler (and, with
-    --nproc, the comparison of its torchrun ranks)."""
+def doctor(script: Path, script_args: tuple, as_json: bool, steps: int | None, warmup: int, nproc: int, time_limit: float | None,
+           device: str | None, profile_name: str | None) -> None:
+    """Findings on any training script: leaked graphs, dead or non-finite gradients, loss at
+    chance, learning-rate collapse, normalisation over the batch axis, evaluation modes and more
+    (docs/findings.md lists them). The script runs from its own folder; its arguments go after
+    --. Exit 0: no error-level finding; 1: at least one; 2: bad input or no training seen; 3: the
+    script itself failed."""
+    from debuglab import doctor as doc
     from debuglab import profiles, render
-    from debuglab import verify as verifier
     from debuglab.paths import cache_dir
 
-    if not script.is_file():
-        raise DebuglabError(f"{script}: no such file")
-    profile = profiles.choose(device, profile_name)
-    device = device or profile.device
-    runs = cache_dir() / "doctor"
     if not 1 <= nproc <= 8:
         raise DebuglabError(f"--nproc {nproc}: expected 1 (one process) to 8 ranks")
-    v = verifier.verify(None, script, profile, device, runs, label="doctor", warmup_steps=warmup, nproc=nproc)
-    click.echo(v.to_json()) if as_json else render.verdict(v, str(script))
-    sys.exit(v.exit_code)
+    profile = profiles.choose(device, profile_name)
+    device = device or profile.device
+    label = str(script)
+    try:
+        doc.check_script(script)
+        if not as_json:
+            click.echo(f"doctor: running {label}{' ' + ' '.join(script_args) if script_args else ''} on {device} under the probes...", err=True)
+        d = doc.run(script, profile, device, cache_dir() / "doctor", args=script_args, steps=steps, warmup_steps=warmup, nproc=nproc, time_limit_s=time_limit)
+    except (doc.ScriptUnusable, doc.NoTraining) as exc:
+        if as_json:
+            click.echo(json.dumps({"format": doc.FORMAT["name"], "version": doc.FORMAT["version"], "status": "usage", "message": str(exc), "exit_code": EXIT_USAGE}))
+        raise DebuglabError(str(exc)) from None
+    if as_json:
+        click.echo(d.to_json())
+    else:
+        click.echo(doc.render(d, label, color=render.fancy()))
+    sys.exit(d.exit_code)
 
 
 @main.command()

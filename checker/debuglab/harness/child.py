@@ -56,6 +56,9 @@ class ChildRun:
         self.pending_symptom: dict | None = None
         self._norms_key: tuple | None = None
         self._norms: dict[int, float] = {}
+        self.optimizers_built = 0
+        self.manual = None  # the stand-in optimizer when parameters are updated by hand
+        self.max_steps: int | None = spec["options"].get("max_steps")
 
     # -- used by probes ------------------------------------------------------------------------
     def send(self, kind: str, **payload) -> None:
@@ -171,10 +174,25 @@ class ChildRun:
                     self.step_losses.append(unscaled if scaled() is root else _own_copy(root))
                 for probe in self.probes:
                     probe.on_backward(self, root)
-            return original_backward(tensors, *args, **kwargs)
+                if self.manual is None and self.optimizers_built == 0 and self.spec["options"].get("manual_steps"):
+                    self.manual = _ManualOptimizer(_trainable_leaves(root))
+            result = original_backward(tensors, *args, **kwargs)
+            if self.manual is not None and self.lead in (None, self.manual):
+                # No optimizer: parameters are updated by hand, and each backward call is a step.
+                self._before_step(self.manual, (), {})
+                self._after_step(self.manual, (), {})
+            return result
 
         self.backward_wrapper = backward
         torch.autograd.backward = backward
+
+        original_init = torch.optim.Optimizer.__init__
+
+        def optimizer_init(optimizer, *args, **kwargs):
+            self.optimizers_built += 1
+            return original_init(optimizer, *args, **kwargs)
+
+        torch.optim.Optimizer.__init__ = optimizer_init
 
     def _discover_model(self, optimizer) -> None:
         for handle in self._discovery_handles:
@@ -221,6 +239,8 @@ class ChildRun:
             probe.on_model(self)
 
     def _before_step(self, optimizer, args, kwargs):
+        if optimizer is not self.manual and self.manual is not None and self.lead is self.manual:
+            self._end_manual()
         if optimizer not in self.optimizers:
             self.optimizers.append(optimizer)
             if self.lead is None:
@@ -246,12 +266,21 @@ class ChildRun:
         self.records.append(record)
         if self.stop_reason is None and self.pending_symptom and self.step >= self.pending_symptom["step"] + SYMPTOM_GRACE:
             self.stop_reason = {**self.pending_symptom, "step": self.step}
+        if self.max_steps is not None and self.step >= self.max_steps and self.stop_reason is None:
+            self.stop_reason = {"check": "steps_limit", "message": f"stopped after {self.step} steps, as asked (--steps)", "line": None, "step": self.step}
         if len(self.records) >= FLUSH_EVERY or self.stop_reason is not None:
             self.flush()
         if self.stop_reason is not None:
             self.finish_probes()  # now, while the script's tensors are still alive to be measured
             raise StopRun()
         self._last_step_end = time.perf_counter()  # probe work is not charged to the next step
+
+    def _end_manual(self) -> None:
+        """An optimizer stepped after backward calls without one (a gradient check before
+        training, say): from now on its steps are the steps."""
+        self.manual = None
+        self.optimizers, self.lead, self.in_training = [], None, False
+        self.step, self.records = 0, []
 
     def finish_probes(self) -> dict:
         if self.summaries is None:
@@ -271,6 +300,29 @@ class ChildRun:
             record["loss"] = next(values) if ls else None
         self.send("steps", records=self.records)
         self.records = []
+
+
+class _ManualOptimizer:
+    """Stands in for an optimizer when a script updates its parameters by hand (no torch.optim):
+    the leaves that need a gradient in the first backward's graph are its parameters."""
+
+    def __init__(self, params: list):
+        self.param_groups = [{"params": params}]
+        self.manual = True
+
+
+def _trainable_leaves(root) -> list:
+    seen, stack, leaves = set(), [root.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)
+        if variable is not None and variable.requires_grad:
+            leaves.append(variable)
+        stack.extend(n for n, _ in node.next_functions)
+    return leaves
 
 
 def _own_copy(loss):

@@ -31,6 +31,7 @@ class RunSpec:
     stream_output: bool = False  # True: the script's output goes to this terminal (run); else to output.log
     options: dict = field(default_factory=dict)  # probe settings from the profile
     nproc: int = 1  # ranks; above 1 the script runs under torchrun, every rank under the probes
+    args: tuple[str, ...] = ()  # the script's own command-line arguments
 
 
 @dataclass
@@ -101,6 +102,7 @@ def _write_spec(spec: RunSpec, token: str, channel: dict) -> Path:
         "checks_path": str(spec.checks_path) if spec.checks_path else None,
         "options": spec.options,
         "nproc": spec.nproc,
+        "args": list(spec.args),
         "token": token,
         **channel,
     }

@@ -11,6 +11,7 @@ REGISTRY = {
     "profiler": "debuglab.probes.profiler:ProfilerProbe",
     "outcome": "debuglab.probes.outcome:OutcomeProbe",
     "dist": "debuglab.probes.dist:DistProbe",
+    "loop_signals": "debuglab.probes.loop_signals:LoopSignalsProbe",
 }
 
 

@@ -27,8 +27,11 @@ class GradFlowProbe(Probe):
         self.streak: dict[int, tuple[str, int]] = {}  # id -> (problem, consecutive steps)
         self.flagged: dict[str, dict] = {}  # parameter name -> {problem, step, line, where}
         self.stale: dict[str, int] = {}  # parameter name -> step at which stale gradient seen
-        self.stale_pending: list = []
+        self.stale_pending: list = []  # (name, id, |grad| sum, clock): a gradient arrived on top of an old one
         self.armed: set[int] = set()
+        self.clock = 0  # orders suspicions and zero_grad calls
+        self.cleared_at: dict[int, int] = {}  # id(parameter) -> clock of the last zero_grad that covered it
+        self._watch_zero_grad()
         self.stale_steps = _stale_check_steps(run.warmup_steps)
         self.unregistered: list[dict] = []
         self.uncovered: list[dict] = []
@@ -38,6 +41,28 @@ class GradFlowProbe(Probe):
         self.eval_steps: dict | None = None  # first step taken in eval mode, and what was in eval mode
         self.layer_norms: dict | None = None  # this step's gradient norm per layer, for the report's picture
         self.layer_of: dict[int, str] = {}  # id(parameter) -> its layer, named once
+        self.weight_of: dict[int, int] = {}  # id(bias) -> id(its layer's weight)
+
+    def _watch_zero_grad(self) -> None:
+        """A gradient that lands on an old one is stale only if no zero_grad clears it before the
+        parameter's next optimizer step: a GAN's generator loss fills the discriminator's .grad,
+        which the discriminator's zero_grad clears before it steps again."""
+        import torch
+
+        probe = self
+
+        def wrap(original, params_of):
+            def zero_grad(owner, *args, **kwargs):
+                if probe.stale_pending or probe.armed:
+                    probe.clock += 1
+                    for p in params_of(owner):
+                        probe.cleared_at[id(p)] = probe.clock
+                return original(owner, *args, **kwargs)
+
+            return zero_grad
+
+        torch.optim.Optimizer.zero_grad = wrap(torch.optim.Optimizer.zero_grad, lambda o: (p for g in o.param_groups for p in g["params"]))
+        torch.nn.Module.zero_grad = wrap(torch.nn.Module.zero_grad, lambda m: m.parameters())
 
     def on_backward(self, run, tensor) -> None:
         if self.walks >= GRAPH_WALKS or tensor.grad_fn is None:
@@ -66,7 +91,9 @@ class GradFlowProbe(Probe):
             if not leaf.requires_grad:
                 continue
             if key not in run.module_param_ids:
-                self.unregistered.append({"shape": list(leaf.shape), "name": _variable_name(leaf, run.model), "line": self.leaf_lines.get(key)})
+                self.unregistered.append(
+                    {"shape": list(leaf.shape), "name": _variable_name(leaf, run.model), "line": self.leaf_lines.get(key), "owned": key in owned}
+                )
             elif key not in owned:
                 self.uncovered.append({"name": run.name_of(leaf), "line": run.module_line(run.name_of(leaf))[1]})
         for p in run.optimizer_params():
@@ -75,6 +102,15 @@ class GradFlowProbe(Probe):
                 p.register_hook(self._make_arrival_hook(run, p))
         self.mode_modules = _mode_modules(run.model) if run.model is not None else []
         self.layer_of = {}  # parameter names are the new model's
+        named = dict(run.model.named_parameters()) if run.model is not None else {}
+        self.weight_of = {id(p): id(named[n[: -len("bias")] + "weight"]) for n, p in named.items() if n.endswith("bias") and n[: -len("bias")] + "weight" in named}
+
+    def _cancelled_bias(self, key: int, norms: dict) -> bool:
+        """A bias whose gradient is exactly zero while its layer's weight learns: the loss cannot
+        see it (a siamese network's output bias cancels in z1 - z2). Redundant, not broken."""
+        weight = self.weight_of.get(key)
+        norm = norms.get(weight) if weight is not None else None
+        return norm is not None and math.isfinite(norm) and norm > 0.0
 
     def _make_arrival_hook(self, run, p):
         key = id(p)
@@ -84,27 +120,33 @@ class GradFlowProbe(Probe):
             if key in self.armed:
                 self.armed.discard(key)
                 if p.grad is not None:
-                    self.stale_pending.append((run.name_of(p), p.grad.detach().abs().sum()))
+                    self.clock += 1
+                    self.stale_pending.append((run.name_of(p), key, p.grad.detach().abs().sum(), self.clock))
             return None
 
         return on_arrival
 
     def before_step(self, run, optimizer) -> None:
         step = run.step + 1  # the step being taken
-        self._settle_stale(run, step)
         params = [p for group in optimizer.param_groups for p in group["params"] if p.requires_grad]
+        self._settle_stale(run, step, {id(p) for p in params})
         norms = run.gradient_norms(optimizer)
         # One pass over the parameters, in the training loop: the problem streaks, and (for the
         # report's picture) the squared norms summed per layer.
         squares: dict[str, float] | None = {} if step <= LAYER_NORMS_EVERY_STEP or step % 10 == 0 else None
-        for p in params:
+        # Every gradient zero and the loss exactly zero (a hinge or margin loss already satisfied):
+        # no evidence either way about the parameters. Read only then, so it costs no sync otherwise.
+        flat = bool(norms) and not any(norms.values()) and bool(run.step_losses) and not any(float(v) for v in run.step_losses)
+        for p in params if not flat else ():
             key = id(p)
             norm = norms.get(key)
             if norm is None:
                 problem = "no gradient (.grad is None)"
             elif not math.isfinite(norm):
-                problem = "a non-finite gradient"
-            elif norm == 0.0:
+                # The norm overflows float32 (above ~1.8e19 per element squared) while every
+                # element may still be finite: say which.
+                problem = "a non-finite gradient" if not bool(p.grad.isfinite().all()) else "a gradient whose norm overflows float32 (every element finite, but huge)"
+            elif norm == 0.0 and not self._cancelled_bias(key, norms):
                 problem = "an all-zero gradient"
             else:
                 problem = None
@@ -151,18 +193,23 @@ class GradFlowProbe(Probe):
         if self.eval_streak >= CONSECUTIVE:
             run.stop("train_mode", _describe_eval(self.eval_steps))
 
-    def _settle_stale(self, run, step: int) -> None:
+    def _settle_stale(self, run, step: int, stepping: set[int] | None) -> None:
+        """Suspicions about the parameters this optimizer steps (all, at the end) are settled: a
+        zero_grad after the suspicion clears it."""
         if not self.stale_pending:
             return
-        for name, total in self.stale_pending:
-            if float(total) != 0.0 and name not in self.stale:
+        remaining = []
+        for name, key, total, clock in self.stale_pending:
+            if stepping is not None and key not in stepping:
+                remaining.append((name, key, total, clock))
+            elif self.cleared_at.get(key, 0) < clock and float(total) != 0.0 and name not in self.stale:
                 self.stale[name] = step
-        self.stale_pending = []
+        self.stale_pending = remaining
         if self.stale:
             run.stop("zero_grad", _describe_stale(self.stale))
 
     def finish(self, run) -> dict:
-        self._settle_stale(run, run.step + 1)
+        self._settle_stale(run, run.step + 1, set())  # no step follows: nothing left is judged
         return {
             "flagged": self.flagged,
             "stale": self.stale,

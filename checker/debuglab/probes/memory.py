@@ -104,6 +104,8 @@ class MemoryProbe(Probe):
         # before tracking starts are missing from stacks); imports are filtered out when reading.
         # ALL_ALLOCATIONS streams to the file; the aggregated format keeps its records in this
         # process's heap, which then grows with wall time and reads as a leak in slow loops.
+        if not run.spec["options"].get("memray", True):
+            return  # doctor: the heap sampled by mallinfo2 every SAMPLE_EVERY steps is enough for a slope
         try:
             import memray
         except ImportError:
@@ -150,6 +152,8 @@ class MemoryProbe(Probe):
             run.stop("memory_growth", _graphs_message(self.graphs[0], step))
             return
         if step <= run.warmup_steps + DECIDE_AFTER or step % 10:
+            return
+        if not run.spec["options"].get("stop_on_heap_growth", True):
             return
         per_step = sustained(self.samples, max_points=20)  # in the training loop: keep it cheap
         if per_step > 4 * self.growth_target:

@@ -86,13 +86,15 @@ class NumericsProbe(Probe):
         line = rest[0] if rest else None
         where = what
         if what == "gradients":
-            bad = [
-                run.name_of(p)
-                for group in self.optimizer.param_groups
-                for p in group["params"]
-                if p.grad is not None and not bool(torch.isfinite(p.grad).all())
-            ]
-            where = f"the gradient of {', '.join(bad[:3])}"
+            grads = [(p, p.grad) for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
+            bad = [run.name_of(p) for p, g in grads if not bool(torch.isfinite(g).all())]
+            if bad:
+                where = f"the gradient of {', '.join(bad[:3])}"
+            else:  # every element finite, but a norm overflowed float32: the gradients are huge
+                norms = run.gradient_norms(self.optimizer)
+                bad = [run.name_of(p) for p, _ in grads if not math.isfinite(norms.get(id(p), 0.0))]
+                largest = max((float(g.abs().max()) for _, g in grads), default=0.0)
+                where = f"the gradient norm of {', '.join(bad[:3]) or 'the parameters'} (overflows float32; the largest element is {largest:.3g})"
             line = run.module_line(bad[0])[1] if bad else None
         elif what != "loss":
             forward, line = run.module_line(what) if run.model is not None else ("", None)
