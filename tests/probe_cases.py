@@ -145,6 +145,51 @@ CLEAN_VARIANTS = {
 }
 VARIANTS.update(CLEAN_VARIANTS)
 
+# Variants for doctor's findings that the corpus (tests/doctor_corpus) does not cover; each is
+# a bug-present case, and base.py (or the variant named in tests/test_doctor.py) the absent one.
+DOCTOR_VARIANTS = {
+    "eval_with_grad": (
+        "Bug: every 20 steps an evaluation runs in eval mode but without torch.no_grad(): its graphs are built for nothing.",
+        [
+            (
+                "    if step % 40 == 0:\n",
+                "    if step % 20 == 0:\n        model.eval()\n        for _ in range(3):\n            val = model(torch.randn(64, 16))\n        model.train()\n"
+                "    if step % 40 == 0:\n",
+            ),
+        ],
+    ),
+    "scheduler_first": (
+        "Bug: the scheduler steps before the optimizer.",
+        [
+            ("torch.optim.SGD(model.parameters(), lr=0.1)\n", "torch.optim.SGD(model.parameters(), lr=0.1)\nscheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1000)\n"),
+            ("    loss.backward()\n    optimizer.step()\n", "    loss.backward()\n    scheduler.step()\n    optimizer.step()\n"),
+        ],
+    ),
+    "scheduler_after": (
+        "No bug: the scheduler steps after the optimizer.",
+        [
+            ("torch.optim.SGD(model.parameters(), lr=0.1)\n", "torch.optim.SGD(model.parameters(), lr=0.1)\nscheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1000)\n"),
+            ("    loss.backward()\n    optimizer.step()\n", "    loss.backward()\n    optimizer.step()\n    scheduler.step()\n"),
+        ],
+    ),
+    "feature_history": (
+        "Bug: every step keeps a detached (256, 32) batch of features for later: the heap grows, no graph leaks.",
+        [
+            ("weights = torch.randn(16, 4)\n", "weights = torch.randn(16, 4)\nfeatures = []\n"),
+            ("    optimizer.step()\n", "    optimizer.step()\n    features.append(model.encoder(torch.randn(256, 16)).detach())\n"),
+        ],
+    ),
+    "noise_targets": (
+        "Bug: the targets are fresh noise every step, so nothing can be learned; the loss is written by hand.",
+        [("    loss = nn.functional.cross_entropy(model(x), y)\n", "    loss = ((model(x) - torch.randn(32, 4)) ** 2).mean()\n")],
+    ),
+    "implicit_softmax": (
+        "Smell: log_softmax without dim.",
+        [("nn.functional.cross_entropy(model(x), y)", "nn.functional.nll_loss(nn.functional.log_softmax(model(x)), y)")],
+    ),
+}
+VARIANTS.update(DOCTOR_VARIANTS)
+
 RESUME = """    if step == 30:
         checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
         model = Net()

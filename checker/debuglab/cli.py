@@ -297,7 +297,7 @@ def doctor(script: Path, script_args: tuple, as_json: bool, steps: int | None, w
     label = str(script)
     try:
         doc.check_script(script)
-        if not as_json:
+        if not as_json and render.fancy(sys.stderr):  # for a person at a terminal; pipes and CI get the report alone
             click.echo(f"doctor: running {label}{' ' + ' '.join(script_args) if script_args else ''} on {device} under the probes...", err=True)
         d = doc.run(script, profile, device, cache_dir() / "doctor", args=script_args, steps=steps, warmup_steps=warmup, nproc=nproc, time_limit_s=time_limit)
     except (doc.ScriptUnusable, doc.NoTraining) as exc:

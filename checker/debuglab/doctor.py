@@ -347,6 +347,15 @@ def detect_graphs_and_memory(c: Context):
             _loss_line(c),
         )
         return
+    kept = c.summary("memory").get("kept_graphs")
+    if kept and kept["to"] - kept["from"] >= (kept["to_step"] - kept["from_step"]) // 2:
+        yield finding(
+            "leaked-graph",
+            f"live tensors that carry an autograd graph went from {kept['from']} at step {kept['from_step']} to {kept['to']} at "
+            f"step {kept['to_step']} while the heap grew: each step's graph is kept (outputs stored with their graph)",
+            _loss_line(c),
+        )
+        return
     growth = c.metrics.get("growth_sustained_bytes_per_step") or 0.0
     per_step = c.metrics.get("growth_bytes_per_step") or 0.0
     if c.metrics.get("growth_points", 0) >= 20 and per_step > HEAP_GROWTH_BYTES and growth > HEAP_GROWTH_BYTES:
@@ -688,6 +697,7 @@ def run(
         "manual_steps": True,
         "memray": False,  # memray's tracker costs 30-45% of a small loop; mallinfo2 samples give the slope
         "stop_on_heap_growth": False,  # growth without leaked graphs is a warning: it never ends a run
+        "scan_kept_graphs": True,  # when the heap grows, count the live tensors that carry a graph
         "max_steps": steps,
     }
     run_dir = new_run_dir(runs_root, "doctor")

@@ -29,6 +29,17 @@ class _GraphToken:
         self.counter[0] -= 1
 
 
+SCAN_GAP = 10  # steps between the two counts of live tensors that carry a graph
+
+
+def _graph_tensors() -> int:
+    import gc
+
+    import torch
+
+    return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor) and o.grad_fn is not None)
+
+
 def _mallinfo():
     import ctypes
 
@@ -80,6 +91,8 @@ class MemoryProbe(Probe):
 
         self.graphs = [0]
         self.graphs_max = 0
+        self.scan = None  # (step, live tensors carrying a graph) at the first count
+        self.kept: dict | None = None
         self.cuda = run.spec["device"] == "cuda" and torch.cuda.is_available()
         self.growth_target = run.spec["options"].get("memory_growth_bytes_per_step", 1024)
         self.heap_now = (lambda: torch.cuda.memory_allocated()) if self.cuda else _mallinfo()
@@ -151,6 +164,7 @@ class MemoryProbe(Probe):
         if self.graphs[0] >= GRAPHS_LEAKED:  # no need to wait for warm-up: graphs are counted exactly
             run.stop("memory_growth", _graphs_message(self.graphs[0], step))
             return
+        self._scan_for_kept_graphs(run, step)
         if step <= run.warmup_steps + DECIDE_AFTER or step % 10:
             return
         if not run.spec["options"].get("stop_on_heap_growth", True):
@@ -159,10 +173,27 @@ class MemoryProbe(Probe):
         if per_step > 4 * self.growth_target:
             run.stop("memory_growth", f"the heap grows {per_step / 1024:.1f} KB per step since warm-up")
 
+    def _scan_for_kept_graphs(self, run, step: int) -> None:
+        """doctor only: when the heap grows after warm-up, count the live tensors that carry an
+        autograd graph, twice SCAN_GAP steps apart. A list of a submodule's outputs kept with their
+        graphs grows it by one a step, which the graph counter (losses and the model's outputs)
+        does not see. Each count walks the garbage collector's objects (~150 ms): only then."""
+        if not run.spec["options"].get("scan_kept_graphs") or self.kept is not None:
+            return
+        first = run.warmup_steps + DECIDE_AFTER
+        if step == first and growth(self.samples)[0] > self.growth_target:
+            self.scan = (step, _graph_tensors())
+        elif self.scan is not None and step == self.scan[0] + SCAN_GAP:
+            count = _graph_tensors()
+            self.kept = {"from_step": self.scan[0], "to_step": step, "from": self.scan[1], "to": count}
+            if count - self.scan[1] >= SCAN_GAP // 2:
+                run.stop("memory_growth", f"tensors that carry an autograd graph went from {self.scan[1]} at step {self.scan[0]} "
+                         f"to {count} at step {step}: each step's graph is kept")
+
     def finish(self, run) -> dict:
         import torch
 
-        summary = {"graphs_max": self.graphs_max, "wall_ms": self.wall_ms, "samples": self.samples}
+        summary = {"graphs_max": self.graphs_max, "wall_ms": self.wall_ms, "samples": self.samples, "kept_graphs": self.kept}
         if self.cuda:
             summary.update(
                 peak_bytes=torch.cuda.max_memory_allocated(),
