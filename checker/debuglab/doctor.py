@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -45,6 +45,11 @@ class FindingKind:
     meaning: str  # what it means, and why the expectation holds without a reference fix
     confirm: str  # one thing the user can do to see it themselves
     labs: tuple[str, ...] = ()
+
+
+# Findings that describe what the training does rather than why: when another error-level finding
+# is present, it is listed first, as the likelier cause.
+SYMPTOMS = ("non-finite", "loss-at-chance", "loss-not-falling")
 
 
 FINDINGS = {
@@ -630,7 +635,13 @@ def diagnose(evidence, metrics: dict) -> tuple[list[Finding], list[str]]:
             if not any(f.id == found.id for f in findings):
                 findings.append(found)
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    findings.sort(key=lambda f: order[f.severity])
+    findings.sort(key=lambda f: (order[f.severity], f.id in SYMPTOMS))
+    causes = [f.id for f in findings if f.severity == ERROR and f.id not in SYMPTOMS]
+    if causes:
+        findings = [
+            replace(f, evidence=f"{f.evidence}; {', '.join(causes)} (above) may explain it") if f.severity == ERROR and f.id in SYMPTOMS else f
+            for f in findings
+        ]
     notes = []
     if manual:
         notes.append("no optimizer was used: each backward call counted as one step (parameters updated by hand)")
@@ -686,9 +697,8 @@ def run(
     time_limit_s: float | None = None,
     on_event=None,
 ) -> Diagnosis:
-    from debuglab.evidence import Evidence
     from debuglab.harness.runner import RunSpec, run_script
-    from debuglab.verify import DOCTOR_STEPS, measure, new_run_dir
+    from debuglab.verify import DOCTOR_STEPS, artifacts_of, evidence_of, measure, new_run_dir
 
     check_script(script)
     options = {
@@ -708,19 +718,8 @@ def run(
         options=options, nproc=nproc, args=tuple(args),
     )
     result = run_script(spec, on_event=on_event)
-    if nproc == 1:
-        evidence = Evidence(result, str(spec.script), warmup_steps)
-    else:
-        peers = [Evidence(result.rank(r), str(spec.script), warmup_steps) for r in range(nproc)]
-        for peer in peers:
-            peer.peers = peers
-        evidence = peers[0]
-    artifacts = {"run_dir": str(run_dir)}
-    if result.output_path:
-        artifacts["output"] = str(result.output_path)
-    trace = evidence.summary("profiler").get("trace")
-    if trace:
-        artifacts["trace"] = trace
+    evidence = evidence_of(result, spec)
+    artifacts = artifacts_of(evidence)
     failure = evidence.failure()
     steps_done = evidence.steps_done
     if failure is not None:
@@ -737,10 +736,12 @@ def run(
             f"{script}: no training step seen: doctor watches training loops (an optimizer's step() or, without an "
             "optimizer, a backward() call), and this script ran to its end without one"
         )
-    metrics, _ = measure_doctor(evidence, probes)
+    metrics, _ = measure(evidence, None, probes)
+    if nproc > 1:
+        metrics["ranks"] = nproc
     metrics["device"] = device
     findings, notes = diagnose(evidence, metrics)
-    manual = any("no optimizer" in n for n in notes)
+    manual = bool(evidence.summary("loop_signals").get("manual"))
     errors = [f for f in findings if f.severity == ERROR]
     unit = "backward call" if manual else "optimizer step"
     if errors:
@@ -752,18 +753,6 @@ def run(
         str(script), "fail" if errors else "pass", message, steps_done, unit, findings, notes,
         {k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}, device, profile.name, artifacts,
     )
-
-
-def measure_doctor(evidence, probe_names) -> tuple[dict, list]:
-    from debuglab import probes
-
-    instances = [probes.create(name) for name in probe_names]
-    metrics = {"steps": evidence.steps_done, "wall_s": round(evidence.result.wall_s, 3)}
-    for probe in instances:
-        metrics.update(probe.summarise(evidence))
-    if len(evidence.peers) > 1:
-        metrics["ranks"] = len(evidence.peers)
-    return metrics, instances
 
 
 def _unusable(evidence, script: Path, output_path, args) -> str | None:

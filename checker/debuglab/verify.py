@@ -83,19 +83,25 @@ def execute(
         options=targets,
         nproc=nproc,
     )
-    result = run_script(spec, on_event=on_event)
-    if nproc == 1:
+    return evidence_of(run_script(spec, on_event=on_event), spec)
+
+
+def evidence_of(result, spec: RunSpec) -> Evidence:
+    """A run's evidence: rank 0's in a distributed run, with every rank's as its peers."""
+    if spec.nproc == 1:
         return Evidence(result, str(spec.script), spec.warmup_steps)
-    peers = [Evidence(result.rank(r), str(spec.script), spec.warmup_steps) for r in range(nproc)]
+    peers = [Evidence(result.rank(r), str(spec.script), spec.warmup_steps) for r in range(spec.nproc)]
     for peer in peers:
         peer.peers = peers
     return peers[0]
 
 
-def measure(evidence: Evidence, lab: Lab | None) -> tuple[dict, list]:
+def measure(evidence: Evidence, lab: Lab | None, names: tuple[str, ...] | None = None) -> tuple[dict, list]:
+    """The probes' figures from a run (the lab's probes, or `names`), and the probe instances."""
     from debuglab import probes
 
-    names = lab.probes if lab else SINGLE_PROCESS_PROBES + (("dist",) if len(evidence.peers) > 1 else ())
+    if names is None:
+        names = lab.probes if lab else SINGLE_PROCESS_PROBES + (("dist",) if len(evidence.peers) > 1 else ())
     instances = [probes.create(name) for name in names]
     metrics = {"steps": evidence.steps_done, "wall_s": round(evidence.result.wall_s, 3)}
     for probe in instances:
@@ -241,7 +247,7 @@ def verify(
         script, profile, device, run_dir, lab, on_event=_steps_to(progress, "your script", total, on_event),
         reference=reference, warmup_steps=warmup_steps, nproc=nproc,
     )
-    extra = {"device": device, "profile": profile.name, "artifacts": _artifacts(evidence)}
+    extra = {"device": device, "profile": profile.name, "artifacts": artifacts_of(evidence)}
     if (error := error_if_failed(evidence, run_dir)) is not None:
         return error
     metrics, instances = measure(evidence, lab)
@@ -257,7 +263,7 @@ def verify(
         limit = too_slow_ms(merged_targets(profile, lab), reference.get("step_time_p20_ms"))
         if limit is not None and metrics.get("step_time_p20_ms", float("inf")) <= limit:
             evidence = run_again("your script again (the machine was busy)")
-            run_dir, extra["artifacts"] = evidence.result.run_dir, _artifacts(evidence)
+            run_dir, extra["artifacts"] = evidence.result.run_dir, artifacts_of(evidence)
             if (error := error_if_failed(evidence, run_dir)) is not None:
                 return error
             metrics, instances = measure(evidence, lab)
@@ -318,7 +324,7 @@ def write_series(evidence: Evidence, metrics: dict, run_dir: Path, status: str, 
     return path
 
 
-def _artifacts(evidence: Evidence) -> dict:
+def artifacts_of(evidence: Evidence) -> dict:
     artifacts = {"run_dir": str(evidence.result.run_dir)}
     if evidence.result.output_path:
         artifacts["output"] = str(evidence.result.output_path)

@@ -29,6 +29,7 @@ NORMALISERS = ("softmax", "log_softmax", "normalize")
 ARITHMETIC = {"__sub__", "__rsub__", "sub", "__add__", "__radd__", "add", "__mul__", "__rmul__", "mul", "__truediv__", "div"}
 INSPECT_STEPS = 2  # steps whose forwards go through the torch-function mode (slow: keep it short)
 MAX_WARNINGS = 50
+STATS_EVERY_CALL, STATS_SAMPLE = 50, 5  # target statistics from every batch at first, then from every 5th
 READ_LOSSES_EVERY = 25  # steps between reading the kept loss tensors back to the host (one sync)
 
 
@@ -52,6 +53,7 @@ class LoopSignalsProbe(Probe):
         self.kind: str | None = None  # the loss function behind backward, when it is one we know
         self.kinds: set[str] = set()
         self.stats = None  # running sums over the targets, for the chance level
+        self.calls_counted = 0
         self.loss_tensors: list = []  # (step, loss) kept on the device until the next read
         self.task_losses: list[list] = []  # [step, loss] of the loss function's own output
         self.step_calls: list = []  # this step's known loss outputs
@@ -216,8 +218,9 @@ class LoopSignalsProbe(Probe):
         self.kinds.add(kind)
         self.kind = kind
         self.step_calls.append(output.detach().clone())
-        if not usable or self.stats == "unknown":
-            return
+        self.calls_counted += 1
+        if not usable or self.stats == "unknown" or (self.calls_counted > STATS_EVERY_CALL and self.calls_counted % STATS_SAMPLE):
+            return  # the label frequencies are an estimate: every batch at first, then every STATS_SAMPLE-th
         with torch.no_grad():
             new = _target_stats(kind, input_shape, target, kwargs)
         if new is None:

@@ -14,6 +14,17 @@ from debuglab.probes.base import Probe
 from debuglab.verdict import Check
 
 
+def _summed(tensor):
+    """One reduction whose result is finite exactly when every element is: a float64 sum cannot
+    overflow on float32 or smaller values, and NaN and inf carry through it. Half the work of
+    isfinite(t).all(). MPS has no float64: the largest magnitude there."""
+    import torch
+
+    if tensor.device.type == "mps":
+        return tensor.detach().abs().amax().float()
+    return tensor.detach().sum(dtype=torch.float64)
+
+
 class NumericsProbe(Probe):
     name = "numerics"
 
@@ -42,7 +53,7 @@ class NumericsProbe(Probe):
                 # A module may return a tensor, or a tuple such as (logits, loss).
                 for tensor in output if isinstance(output, (tuple, list)) else (output,):
                     if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
-                        self.flags.append((label, torch.isfinite(tensor).all()))
+                        self.flags.append((label, _summed(tensor)))
 
             self.handles.append(module_hooks.register_module_forward_hook(hook))
         for name, module in run.model.named_modules():
@@ -59,7 +70,7 @@ class NumericsProbe(Probe):
         import torch
 
         if tensor.is_floating_point():
-            self.flags.append(("loss", torch.isfinite(tensor).all(), run.script_line(sys._getframe(1))))
+            self.flags.append(("loss", _summed(tensor), run.script_line(sys._getframe(1))))
 
     def before_step(self, run, optimizer) -> None:
         norms = run.gradient_norms(optimizer)  # shared with grad_flow: computed once per step
@@ -78,11 +89,11 @@ class NumericsProbe(Probe):
         flags, self.flags = self.flags, []
         if self.first is not None or not flags:
             return
-        # Flags are device tensors (read together, one host sync) or host bools; a GPU run mixes both.
+        # Flags are device tensors (sums, read together: one host sync) or host bools; a GPU run mixes both.
         on_device = [f[1] for f in flags if isinstance(f[1], torch.Tensor)]
-        if all(f[1] for f in flags if not isinstance(f[1], torch.Tensor)) and (not on_device or bool(torch.stack(on_device).all())):
+        if all(f[1] for f in flags if not isinstance(f[1], torch.Tensor)) and (not on_device or bool(torch.stack(on_device).isfinite().all())):
             return
-        what, _, *rest = next(f for f in flags if not bool(f[1]))
+        what, _, *rest = next(f for f in flags if not (bool(f[1].isfinite()) if isinstance(f[1], torch.Tensor) else f[1]))
         line = rest[0] if rest else None
         where = what
         if what == "gradients":
