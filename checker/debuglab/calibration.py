@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import tempfile
+import threading
 from importlib import metadata
 
 from debuglab import __version__, paths
@@ -48,6 +49,9 @@ def key(lab: Lab, profile: Profile) -> str:
     return f"{lab.id}|{profile.name}|{torch_version}|{_machine()}|{digest.hexdigest()[:16]}"
 
 
+_LOCK = threading.Lock()  # flock orders processes; this orders threads too where flock does not exist
+
+
 def _path():
     return paths.cache_dir() / "calibration.json"
 
@@ -61,14 +65,23 @@ def load(lab: Lab, profile: Profile) -> dict | None:
 
 
 def store(lab: Lab, profile: Profile, metrics: dict) -> None:
+    """Read, change and write calibration.json under a lock file (selftest --jobs stores from
+    several threads, and two processes may share the cache), replacing it atomically."""
     path = _path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        data = {}
-    data[key(lab, profile)] = {k: metrics[k] for k in PERF_METRICS if metrics.get(k) is not None}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".calibration.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+    with _LOCK, open(path.parent / ".calibration.lock", "a") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # no advisory locks (Windows): _LOCK still orders this process's threads
+            pass
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            data = {}
+        data[key(lab, profile)] = {k: metrics[k] for k in PERF_METRICS if metrics.get(k) is not None}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".calibration.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)  # the lock is released when the file closes

@@ -3,6 +3,7 @@ decoy fails with the check it names. Any other failure counts against the lab.""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -88,8 +89,7 @@ def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress,
     from debuglab import verify
 
     rows = []
-    runs = paths.cache_dir() / "selftest" / lab.id
-    shutil.rmtree(runs, ignore_errors=True)
+    runs = _private_runs(lab.id)
     reference = calibration.load(lab, profile)
     if reference is None:
         try:
@@ -119,6 +119,29 @@ def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress,
         if progress:
             progress(f"{'ok  ' if ok else 'BAD '} {lab.id:<8} {name:<24} {v.status:<5} {row['seconds']:>6.1f}s  {v.message[:100]}")
     return rows
+
+
+def _private_runs(lab_id: str) -> Path:
+    """This process's run folder for a lab, emptied; folders left by processes that have ended are
+    removed. Two selftests at once (or a selftest beside a verify) never touch each other's."""
+    root = paths.cache_dir() / "selftest"
+    for old in root.glob(f"{lab_id}-*"):
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    runs = root / f"{lab_id}-{os.getpid()}"
+    shutil.rmtree(runs, ignore_errors=True)
+    return runs
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def table(report: dict) -> str:

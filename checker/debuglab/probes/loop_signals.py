@@ -412,19 +412,16 @@ def _target_stats(kind: str, input_shape: tuple, target, kwargs) -> list | None:
         if target.is_floating_point() or not input_shape:
             return None  # class probabilities as targets: no single chance level
         classes = input_shape[1] if len(input_shape) >= 2 else input_shape[0]
+        # No boolean masks and no bincount: both read a size back to the host (a sync on a GPU).
         labels = target.reshape(-1)
-        ignore = kwargs.get("ignore_index", -100)
-        labels = labels[labels != ignore] if ignore is not None else labels
-        labels = labels[(labels >= 0) & (labels < classes)]
-        return [torch.bincount(labels, minlength=classes).double()]
-    if kind == "mse_loss":
+        valid = (labels >= 0) & (labels < classes) & (labels != kwargs.get("ignore_index", -100))
+        counts = torch.zeros(classes, dtype=torch.float64, device=labels.device)
+        return [counts.scatter_add_(0, labels.clamp(0, classes - 1), valid.double())]
+    if kind in ("mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"):
         y = target.detach().double()
         y = y.reshape(y.shape[0], -1) if y.dim() >= 2 else y.reshape(-1, 1)
-        return [y.sum(0), (y * y).sum(0), torch.tensor(float(y.shape[0]), dtype=torch.float64, device=y.device)]
-    if kind in ("binary_cross_entropy", "binary_cross_entropy_with_logits"):
-        y = target.detach().double()
-        y = y.reshape(y.shape[0], -1) if y.dim() >= 2 else y.reshape(-1, 1)
-        return [y.sum(0), torch.tensor(float(y.shape[0]), dtype=torch.float64, device=y.device)]
+        count = torch.full((), float(y.shape[0]), dtype=torch.float64, device=y.device)  # a fill, not a copy to the device
+        return [y.sum(0), (y * y).sum(0), count] if kind == "mse_loss" else [y.sum(0), count]
     return None
 
 

@@ -1,0 +1,62 @@
+"""Shared state on one machine: calibration entries stored from many threads and processes at once,
+and run folders private to each selftest process."""
+
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+
+from conftest import TEST_CATALOG
+
+
+def test_calibration_entries_stored_at_once_all_survive(test_catalog):
+    from debuglab import calibration, catalog, profiles
+
+    lab = catalog.load("loop-01")
+    profile = profiles.choose(None, "cpu")
+    keys = []
+
+    def store(n):
+        named = replace(profile, name=f"cpu-{n}")  # one calibration entry per name
+        keys.append(calibration.key(lab, named))
+        calibration.store(lab, named, {"step_time_p20_ms": float(n)})
+
+    threads = [threading.Thread(target=store, args=(n,)) for n in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # and two other processes writing at the same time
+    code = (
+        "import sys; from dataclasses import replace; from debuglab import calibration, catalog, profiles\n"
+        "lab = catalog.load('loop-01'); p = profiles.choose(None, 'cpu')\n"
+        "for n in range(20): calibration.store(lab, replace(p, name=f'{sys.argv[1]}-{n}'), {'step_time_p20_ms': 1.0})\n"
+    )
+    env = {**os.environ, "DEBUGLAB_DATA": str(TEST_CATALOG)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, tag], env=env) for tag in ("a", "b")]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    import json
+
+    stored = json.loads(calibration._path().read_text())
+    assert all(k in stored for k in keys)
+    assert len(stored) == 24 + 40
+
+
+def test_each_selftest_process_has_its_own_run_folder(isolated):
+    from debuglab import paths, selftest
+
+    root = paths.cache_dir() / "selftest"
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(ended.stdout)
+    (root / f"loop-01-{dead_pid}").mkdir(parents=True)  # left behind by a process that has ended
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (root / f"loop-01-{other.pid}").mkdir()  # a selftest running now in another process
+        mine = selftest._private_runs("loop-01")
+        assert mine.name == f"loop-01-{os.getpid()}"
+        assert (root / f"loop-01-{other.pid}").is_dir()  # never touched
+        assert not (root / f"loop-01-{dead_pid}").exists()  # cleaned up
+    finally:
+        other.kill()
+        other.wait()
