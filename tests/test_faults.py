@@ -133,6 +133,35 @@ def test_ctrl_c_ends_the_whole_process_tree(tmp_path):
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
-    assert proc.returncode != 0
+    assert proc.returncode == 130, proc.stderr.read()  # interrupted: not a fail (1), nothing recorded
+    assert "interrupted" in proc.stderr.read().decode()
     time.sleep(0.5)
     assert subprocess.run(["pgrep", "-f", str(script)], capture_output=True).stdout == b""
+
+
+def test_a_reference_fix_that_fails_here_is_debuglabs_fault_exit_4(tmp_path):
+    import shutil
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, catalog)
+    fix = catalog / "fixtures" / "loop-01" / "fix.py"
+    mine = tmp_path / "my_fix.py"
+    mine.write_text(fix.read_text())  # the learner's file is a correct fix; the lab's own reference is broken
+    fix.write_text("raise RuntimeError('the reference broke')\n" + fix.read_text())
+    env = {**os.environ, "DEBUGLAB_DATA": str(catalog)}
+    result = subprocess.run([sys.executable, "-m", "debuglab", "verify", "loop-01", "--file", str(mine)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 4, result.stderr
+    assert "internal error" in result.stderr and "not of your fix" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_checkers_own_failure_in_a_run_is_a_checker_error_not_the_learners(tmp_path):
+    from debuglab import profiles, verify
+    from debuglab.harness.runner import RunSpec, run_script
+
+    script = tmp_path / "fine.py"
+    script.write_text("print('a correct script')\n")
+    spec = RunSpec(script=script, run_dir=tmp_path / "run", steps=10, warmup_steps=2, probes=("grad_flow", "no_such_probe"))
+    evidence = verify.evidence_of(run_script(spec), spec)
+    v = verify.error_verdict(None, evidence, evidence.failure()[0], None, script, device="cpu", profile=profiles.choose(None, "cpu").name)
+    assert v.status == "checker_error" and v.exit_code == 4
+    assert "not your script" in v.message and (tmp_path / "run" / "checker-error.txt").read_text().strip()

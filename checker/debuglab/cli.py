@@ -11,20 +11,30 @@ from pathlib import Path
 import click
 
 from debuglab import __version__
-from debuglab.errors import DebuglabError
+from debuglab.errors import CheckerFault, DebuglabError
 
 EXIT_USAGE = 2
 
 
+EXIT_INTERRUPTED = 130
+
+
 class _Group(click.Group):
-    """Turns DebuglabError into one line on stderr and exit code 2, never a traceback."""
+    """Turns DebuglabError into one line on stderr and its exit code (2 bad input, 4 debuglab's own
+    failure), and Ctrl-C into exit 130 with nothing recorded; never a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except CheckerFault as exc:
+            click.echo(f"debuglab: internal error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
         except DebuglabError as exc:
             click.echo(f"debuglab: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.echo("debuglab: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -257,9 +267,9 @@ def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str |
         with render.run_progress(enabled=not as_json) as progress:
             v = verifier.verify(lab, script, profile, device, workspace.runs_dir(lab.id), progress=progress)
     except RuntimeError as exc:  # the lab's own reference failed here: a catalog problem, not the learner's
-        raise DebuglabError(str(exc)) from None
+        raise CheckerFault(f"{exc} (a problem of the lab on this machine, not of your fix: please report it)") from None
     workspace.prune_runs(lab.id)
-    if file_path is None:
+    if file_path is None and v.status != "checker_error":  # debuglab's own failure is no attempt of the learner's
         record_verify(workspace, lab.id, v.status, v.artifacts.get("series"))
     if as_json:
         click.echo(v.to_json())

@@ -290,7 +290,7 @@ def finding(kind_id: str, evidence: str, line: int | None = None, severity: str 
 @dataclass
 class Diagnosis:
     script: str
-    status: str  # pass (no error-level finding) | fail | error (the script itself failed)
+    status: str  # pass (no error-level finding) | fail | error (the script itself failed) | checker_error (debuglab did)
     message: str
     steps: int = 0
     step_unit: str = "optimizer step"
@@ -304,7 +304,7 @@ class Diagnosis:
 
     @property
     def exit_code(self) -> int:
-        return {"pass": 0, "fail": 1, "error": 3}[self.status]
+        return {"pass": 0, "fail": 1, "error": 3, "checker_error": 4}[self.status]
 
     def to_dict(self) -> dict:
         document = {"format": FORMAT["name"], "version": FORMAT["version"]}
@@ -698,7 +698,7 @@ def run(
     on_event=None,
 ) -> Diagnosis:
     from debuglab.harness.runner import RunSpec, run_script
-    from debuglab.verify import DOCTOR_STEPS, artifacts_of, evidence_of, measure, new_run_dir
+    from debuglab.verify import DOCTOR_STEPS, artifacts_of, checker_fault, evidence_of, measure, new_run_dir
 
     check_script(script)
     options = {
@@ -722,6 +722,9 @@ def run(
     artifacts = artifacts_of(evidence)
     failure = evidence.failure()
     steps_done = evidence.steps_done
+    fault = checker_fault(evidence)
+    if fault is not None:
+        return Diagnosis(str(script), "checker_error", fault, steps_done, device=device, profile=profile.name, artifacts=artifacts)
     if failure is not None:
         unusable = _unusable(evidence, script, result.output_path, args)
         if unusable:
@@ -798,7 +801,7 @@ def render(d: Diagnosis, script_label: str, color: bool = False) -> str:
     summary = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n) or "no findings"
     unit = f"{d.steps} {d.step_unit}{'s' if d.steps != 1 else ''} seen"
     lines = [f"{style(head, bold=True, fg='red' if d.status != 'pass' else 'green')} {script_label}: {summary} ({unit}, {d.metrics.get('wall_s', 0):.1f} s)"]
-    if d.status == "error":
+    if d.status in ("error", "checker_error"):
         lines[0] = f"{style('ERROR', bold=True, fg='magenta')} {script_label}: {d.message}"
     for f in d.findings:
         where = f"  {script_label}:{f.line}" if f.line else ""

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from debuglab.verdict import Verdict
 
-STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta", "skip": "dim"}
+STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "error": "bold magenta", "checker_error": "bold magenta", "skip": "dim"}
 
 
 def fancy(stream=None) -> bool:

@@ -6,7 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 
 PASS, FAIL, ERROR, SKIP = "pass", "fail", "error", "skip"
-EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 3}
+CHECKER_ERROR = "checker_error"  # debuglab itself failed during the run: not the learner's error
+EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 3, CHECKER_ERROR: 4}
 
 
 @dataclass(frozen=True)

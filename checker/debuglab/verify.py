@@ -13,7 +13,7 @@ from debuglab.evidence import Evidence
 from debuglab.harness.runner import RunSpec, run_script
 from debuglab.probes.profiler import too_slow_ms
 from debuglab.profiles import Profile
-from debuglab.verdict import ERROR, FAIL, SKIP, Check, Verdict, conclude
+from debuglab.verdict import CHECKER_ERROR, ERROR, FAIL, SKIP, Check, Verdict, conclude
 
 # Timings vary with the load on a shared machine: before one of these fails, both runs are repeated.
 # Sync counts and peak memory do not vary with load, so they are judged from the one run.
@@ -176,10 +176,27 @@ def _judge_rank(lab: Lab | None, evidence: Evidence, profile: Profile, metrics: 
 
 
 def error_verdict(lab_id: str | None, evidence: Evidence, message: str, line: int | None, script: Path, **extra) -> Verdict:
+    fault = checker_fault(evidence)
+    if fault is not None:  # debuglab's own failure: status checker_error, exit 4, never the learner's
+        return Verdict(lab_id, CHECKER_ERROR, fault, file=str(script), **extra)
     where = f" ({script.name}:{line})" if line else ""
     output = evidence.result.output_path
     tail = f"; full output in {output}" if output else ""
     return Verdict(lab_id, ERROR, f"{message}{where}{tail}", file=str(script), metrics={"line": line}, **extra)
+
+
+def checker_fault(evidence: Evidence) -> str | None:
+    """debuglab's own failure inside a run, if any: its traceback is kept in the run folder, and
+    the message asks for a report."""
+    event = next((peer.result.first("checker_error") for peer in (evidence.peers or [evidence]) if peer.result.first("checker_error")), None)
+    if event is None:
+        return None
+    path = evidence.result.run_dir / "checker-error.txt"
+    path.write_text(event.get("traceback") or event.get("message", ""))
+    return (
+        f"debuglab itself failed during the run, not your script: {event.get('message', '')}; please report it "
+        f"with {path}"
+    )
 
 
 def _steps_to(progress, phase: str, total: int | None, also=None):

@@ -202,7 +202,8 @@ def _watch_lab(lab, workspace, profile, device, keys: Keys, poll: bool, manual: 
             echo(f"debuglab: error: {exc}")
             return
         workspace.prune_runs(lab.id)
-        record_verify(workspace, lab.id, v.status, v.artifacts.get("series"))
+        if v.status != "checker_error":  # debuglab's own failure is no attempt of the learner's
+            record_verify(workspace, lab.id, v.status, v.artifacts.get("series"))
         render.verdict(v, str(script))
         state["passed_next"] = None
         if v.status == "pass":
