@@ -118,6 +118,8 @@ def test_finding_present_with_its_bug_and_absent_without(bug, clean, finding, se
 def test_a_clean_loop_has_no_findings_at_all():
     d = diagnose("base")
     assert d.status == "pass" and d.findings == [] and d.steps == 120, [(f.id, f.evidence) for f in d.findings]
+    output = Path(d.artifacts["output"]).read_text()
+    assert "step 0 loss" in output and "profiler_start" not in output  # the script's output, and nothing of ours
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ torch.manual_seed(0)
 EPOCHS = 3
 CHECKPOINT = os.path.join(tempfile.gettempdir(), f"debuglab-dist-{os.environ['TORCHELASTIC_RUN_ID']}.pt")
 
-x = torch.randn(512, 16)
+x = torch.randn(2048, 16)  # 32 steps an epoch on each of two ranks: enough after warm-up for a memory slope
 y = (x @ torch.randn(16, 4)).argmax(dim=1)
 sampler = DistributedSampler(TensorDataset(x, y), num_replicas=world, rank=rank, shuffle=True, seed=0)
 loader = DataLoader(TensorDataset(x, y), batch_size=32, sampler=sampler)

@@ -3,9 +3,11 @@ Chrome trace of a few steps after warm-up (Perfetto and TensorBoard's profiler p
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 
 from debuglab.probes.base import Probe
 from debuglab.verdict import Check
@@ -120,7 +122,8 @@ class ProfilerProbe(Probe):
             activities.append(ProfilerActivity.CUDA)
         try:
             self.profiler = profile(activities=activities)
-            self.profiler.__enter__()
+            with _native_stderr_silenced():  # Kineto logs "profiler_start" to fd 2: the learner's output
+                self.profiler.__enter__()
         except Exception as exc:  # the script may run a profiler of its own
             self.profiler, self.trace_error = None, str(exc)
 
@@ -129,7 +132,8 @@ class ProfilerProbe(Probe):
         import socket
 
         profiler, self.profiler = self.profiler, None
-        profiler.__exit__(None, None, None)
+        with _native_stderr_silenced():
+            profiler.__exit__(None, None, None)
         trace_dir = run.run_dir / "trace"
         trace_dir.mkdir(exist_ok=True)
         # The name TensorBoard's profiler plugin looks for: <worker>.<timestamp>.pt.trace.json
@@ -230,6 +234,21 @@ class ProfilerProbe(Probe):
                 )
             )
         return checks
+
+
+@contextmanager
+def _native_stderr_silenced():
+    """fd 2 pointed at /dev/null for the duration: native libraries (Kineto) write log lines there
+    that would land in the learner's output. Only our own calls run inside it."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 SLOW_BEYOND_DOUBT = 3  # times the step-time target: a run this slow is stopped instead of waited for
