@@ -60,6 +60,26 @@ def test_unknown_lab_names_the_nearest_ids_in_one_line():
     assert "unknown lab 'loop-1'" in one_line(result.stderr) and "loop-01" in result.stderr
 
 
+def test_an_error_under_json_is_json_too():
+    result = cli("verify", "loop-1", "--json", env=CATALOG_ENV)
+    error = json.loads(result.stdout)
+    assert result.returncode == 2 and error == {
+        "format": "debuglab.error/1", "status": "usage", "message": error["message"], "exit_code": 2,
+    }
+    assert "unknown lab 'loop-1'" in error["message"] and "loop-01" in error["message"]
+    assert "unknown lab" in one_line(result.stderr)  # the person at the terminal still gets the line
+
+
+def test_a_verdict_carries_its_format_and_exit_code():
+    from debuglab.verdict import Check, Verdict, conclude
+
+    v = conclude("loop-01", [Check("loss_decreases", "fail", float("nan"), "x", "the loss is NaN")], "train.py", metrics={"loss_last": float("inf")})
+    document = json.loads(v.to_json(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    assert document["format"] == "debuglab.verdict/1" and document["exit_code"] == 1
+    assert document["checks"][0]["measured"] is None and document["metrics"]["loss_last"] is None
+    assert document["not_finite"] == ["checks[0].measured: nan", "metrics.loss_last: inf"]
+
+
 def test_unknown_lab_without_near_match_points_to_list():
     result = cli("show", "zzz-99", env=CATALOG_ENV)
     assert result.returncode == 2 and "debuglab list" in one_line(result.stderr)
@@ -249,7 +269,7 @@ def test_doctor_judges_any_script():
 
     result = cli("doctor", str(SCRIPTS / "base.py"), "--json")
     report = json.loads(result.stdout)
-    assert result.returncode == 0 and report["status"] == "pass" and report["format"] == "debuglab.doctor"
+    assert result.returncode == 0 and report["status"] == "pass" and report["format"] == "debuglab.doctor/1"
     assert report["steps"] == 120 and not [f for f in report["findings"] if f["severity"] == "error"]
 
 

@@ -208,7 +208,7 @@ def test_doctor_exit_codes_follow_the_findings():
     result = cli("doctor", str(bug), "--json")
     report = json.loads(result.stdout)
     assert result.returncode == 1 and report["status"] == "fail" and report["exit_code"] == 1
-    assert report["format"] == "debuglab.doctor" and report["version"] == 1
+    assert report["format"] == "debuglab.doctor/1"
     finding = report["findings"][0]
     assert finding["id"] == "dead-gradient" and finding["severity"] == "error"
     assert set(finding) >= {"id", "severity", "title", "evidence", "why", "confirm", "line", "labs"}
@@ -235,6 +235,15 @@ def test_the_scripts_arguments_pass_after_the_double_dash_and_it_runs_from_its_f
     assert missing.returncode == 2
     message = one_line(missing.stderr)
     assert "usage" in message and "--lr" in message and "debuglab doctor train.py -- " in message
+
+
+def test_json_is_strict_even_when_the_run_saw_nan():
+    def reject(constant):
+        raise ValueError(f"bare {constant} in JSON")
+
+    result = cli("doctor", str(write_variant("nan_mid", _VARIANTS)), "--json")
+    report = json.loads(result.stdout, parse_constant=reject)
+    assert result.returncode == 1 and report["findings"][0]["id"] == "non-finite"
 
 
 def test_steps_stops_a_long_training_and_says_so():
@@ -266,7 +275,9 @@ def test_a_script_that_never_trains_is_one_line_and_exit_2(tmp_path):
     result = cli("doctor", str(script))
     assert result.returncode == 2 and "no training step seen" in one_line(result.stderr)
     as_json = cli("doctor", str(script), "--json")
-    assert as_json.returncode == 2 and json.loads(as_json.stdout)["status"] == "usage"
+    error = json.loads(as_json.stdout)
+    assert as_json.returncode == 2 and error["status"] == "usage" and error["format"] == "debuglab.error/1"
+    assert "no training step seen" in error["message"] and error["exit_code"] == 2
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,13 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def _remember_json(ctx, param, value):
+    """--json seen: an error then prints JSON on stdout too (ctx.meta is shared with the group)."""
+    if value:
+        ctx.meta["json"] = True
+    return value
+
+
 class _Group(click.Group):
     """Turns DebuglabError into one line on stderr and its exit code (2 bad input, 4 debuglab's own
     failure), and Ctrl-C into exit 130 with nothing recorded; never a traceback."""
@@ -27,14 +34,21 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except CheckerFault as exc:
-            click.echo(f"debuglab: internal error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            self._fail(ctx, "checker_error", f"debuglab: internal error: {exc}", exc.exit_code)
         except DebuglabError as exc:
-            click.echo(f"debuglab: error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            self._fail(ctx, "usage", f"debuglab: error: {exc}", exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Abort):
-            click.echo("debuglab: interrupted", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+            self._fail(ctx, "interrupted", "debuglab: interrupted", EXIT_INTERRUPTED)
+
+    @staticmethod
+    def _fail(ctx, status: str, line: str, code: int) -> None:
+        """One line on stderr; under --json also one JSON document on stdout, so a program reading
+        stdout always gets JSON."""
+        click.echo(line, err=True)
+        if ctx.meta.get("json"):
+            message = line.split(": ", 2)[-1]
+            click.echo(json.dumps({"format": "debuglab.error/1", "status": status, "message": message, "exit_code": code}))
+        ctx.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,7 +82,7 @@ def _workspace():
 
 
 @main.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
+@click.option("--json", "as_json", is_flag=True, callback=_remember_json, help="One JSON document instead of a table.")
 def list_labs(as_json: bool) -> None:
     """The catalog grouped by family, each lab numbered in the recommended order (easy labs of
     every family first), with your status per lab."""
@@ -142,7 +156,7 @@ def _next_row(workspace, progress: dict, labs: list, rows: list[dict]) -> dict |
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of tables.")
+@click.option("--json", "as_json", is_flag=True, callback=_remember_json, help="One JSON document instead of tables.")
 def progress(as_json: bool) -> None:
     """Your progress: per family, labs passed, time spent, hints taken and attempts; then each lab
     you have started, and the pair session under way."""
@@ -242,7 +256,7 @@ def run(lab_id: str, device: str | None, profile_name: str | None) -> None:
 @main.command("verify")
 @click.argument("lab_id", metavar="LAB")
 @click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Judge this file as your fix instead of your workspace copy.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (status, message, checks, metrics).")
+@click.option("--json", "as_json", is_flag=True, callback=_remember_json, help="Print one JSON document (status, message, checks, metrics).")
 @_device_option
 def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str | None, profile_name: str | None) -> None:
     """Judge your fix of LAB under the probes: exit 0 pass, 1 fail, 3 your script errored."""
@@ -283,7 +297,7 @@ def verify_cmd(lab_id: str, file_path: Path | None, as_json: bool, device: str |
 @main.command()
 @click.argument("script", type=click.Path(path_type=Path))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- ARGS]...")
-@click.option("--json", "as_json", is_flag=True, help="One JSON document (format debuglab.doctor, version 1).")
+@click.option("--json", "as_json", is_flag=True, callback=_remember_json, help="One JSON document (format debuglab.doctor/1).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Stop the script after N training steps (long trainings).")
 @click.option("--warmup", default=10, show_default=True, type=click.IntRange(min=0), help="Steps excluded from growth and timing figures.")
 @click.option("--nproc", default=1, show_default=True, help="Ranks: above 1 the script runs under torchrun (torch.distributed) and every rank is probed.")
@@ -311,8 +325,6 @@ def doctor(script: Path, script_args: tuple, as_json: bool, steps: int | None, w
             click.echo(f"doctor: running {label}{' ' + ' '.join(script_args) if script_args else ''} on {device} under the probes...", err=True)
         d = doc.run(script, profile, device, cache_dir() / "doctor", args=script_args, steps=steps, warmup_steps=warmup, nproc=nproc, time_limit_s=time_limit)
     except (doc.ScriptUnusable, doc.NoTraining) as exc:
-        if as_json:
-            click.echo(json.dumps({"format": doc.FORMAT["name"], "version": doc.FORMAT["version"], "status": "usage", "message": str(exc), "exit_code": EXIT_USAGE}))
         raise DebuglabError(str(exc)) from None
     if as_json:
         click.echo(d.to_json())
@@ -495,7 +507,7 @@ def session_stop() -> None:
 
 @main.command()
 @click.argument("lab_ids", nargs=-1, metavar="[LAB]...")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, callback=_remember_json)
 @click.option("--jobs", default=1, show_default=True, help="Labs judged at once (each run uses the profile's threads; at most one per core).")
 @_device_option
 def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, device: str | None, profile_name: str | None) -> None:

@@ -18,9 +18,11 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from debuglab.verdict import strict
+
 ERROR, WARNING, INFO = "error", "warning", "info"
 SEVERITIES = (ERROR, WARNING, INFO)
-FORMAT = {"name": "debuglab.doctor", "version": 1}
+FORMAT = "debuglab.doctor/1"  # name/version of the --json document
 DOCTOR_PROBES = ("grad_flow", "memory", "numerics", "profiler", "loop_signals")
 
 # Thresholds of doctor's own judgement (not the labs'): each is an expectation any correct loop meets.
@@ -307,24 +309,10 @@ class Diagnosis:
         return {"pass": 0, "fail": 1, "error": 3, "checker_error": 4}[self.status]
 
     def to_dict(self) -> dict:
-        document = {"format": FORMAT["name"], "version": FORMAT["version"]}
-        document.update(asdict(self))
-        document["exit_code"] = self.exit_code
-        return document
+        return strict({"format": FORMAT, **asdict(self), "exit_code": self.exit_code})
 
     def to_json(self) -> str:
-        return json.dumps(_finite(self.to_dict()), indent=2, default=str)
-
-
-def _finite(value):
-    """NaN and infinity as strings: strict JSON parsers reject bare NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+        return json.dumps(self.to_dict(), indent=2, default=str, allow_nan=False)
 
 
 # -- detectors: (evidence, metrics, context) -> findings ----------------------------------------------

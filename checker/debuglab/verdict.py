@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
+FORMAT = "debuglab.verdict/1"  # name/version: a change to the shape below gets a new version
 PASS, FAIL, ERROR, SKIP = "pass", "fail", "error", "skip"
 CHECKER_ERROR = "checker_error"  # debuglab itself failed during the run: not the learner's error
 EXIT_CODES = {PASS: 0, FAIL: 1, ERROR: 3, CHECKER_ERROR: 4}
@@ -44,10 +46,31 @@ class Verdict:
         return [c for c in self.checks if c.status == FAIL]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return strict({"format": FORMAT, **asdict(self), "exit_code": self.exit_code})
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, default=str)
+        return json.dumps(self.to_dict(), indent=2, default=str, allow_nan=False)
+
+
+def strict(document: dict) -> dict:
+    """The document with every NaN or infinity replaced by null, and the reason listed under
+    `not_finite` ("metrics.loss_last: nan"): strict JSON parsers reject bare NaN."""
+    reasons: list[str] = []
+
+    def clean(value, path: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            reasons.append(f"{path}: {value}")
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    cleaned = clean(document, "")
+    if reasons:
+        cleaned["not_finite"] = reasons
+    return cleaned
 
 
 def conclude(lab: str | None, checks: list[Check], file: str, **extra) -> Verdict:
