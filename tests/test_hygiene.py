@@ -60,3 +60,12 @@ def test_each_selftest_process_has_its_own_run_folder(isolated):
     finally:
         other.kill()
         other.wait()
+
+
+def test_the_memory_slope_is_the_median_of_pairwise_slopes_even_for_an_even_count():
+    from debuglab.probes.memory import growth
+
+    # four points give six pairwise slopes: 0, 0, 0, 10, 15, 30 (bytes per step); median 5, not 10
+    points = [(0, 0), (1, 0), (2, 0), (3, 30)]
+    assert growth(points)[0] == 5.0
+    assert growth([(0, 0), (1, 10), (2, 20)])[0] == 10.0  # an odd count: the middle one

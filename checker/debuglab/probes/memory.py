@@ -66,7 +66,9 @@ def growth(points: list[tuple[int, int]], max_points: int = 120) -> tuple[float,
         (b[1] - a[1]) / (b[0] - a[0]) for i, a in enumerate(points) for b in points[i + 1 :] if b[0] != a[0]
     )
     rises = [b[1] > a[1] for a, b in zip(points, points[1:])]
-    return slopes[len(slopes) // 2], sum(rises) / len(rises)
+    middle = len(slopes) // 2
+    median = slopes[middle] if len(slopes) % 2 else (slopes[middle - 1] + slopes[middle]) / 2  # even count: the mean of the two middle slopes
+    return median, sum(rises) / len(rises)
 
 
 def sustained(points: list[tuple[int, int]], max_points: int = 120) -> float:
