@@ -13,10 +13,12 @@ from debuglab import paths
 from debuglab.errors import DebuglabError
 
 FORMAT_VERSION = 1
-FAMILIES = ("grad", "dims", "leak", "nan", "data", "loop", "perf", "dist")
+FAMILIES = ("crash", "grad", "dims", "loss", "leak", "nan", "data", "loop", "perf", "dist")
 FAMILY_TITLES = {
+    "crash": "tracebacks from code that looks right: fix the cause, not the message",
     "grad": "gradient flow: parts of the model that stop learning",
     "dims": "shapes, broadcasting and layouts that are silently wrong",
+    "loss": "losses that compute something else than what was meant",
     "leak": "memory that grows step after step",
     "nan": "numerics: NaN and inf",
     "data": "input pipelines: speed and correctness",
@@ -35,6 +37,19 @@ AREAS = (
     "data pipelines",
     "debugging and optimisation",
 )
+# The course's topics per area (../COURSE.md): every topic has a lab, and lab.toml's `topics` lists
+# the ones a lab trains, from this table only.
+TOPICS = {
+    "tensor operations": ("reshaping and views", "broadcasting", "advanced indexing", "einsum", "gradient computation", "device management"),
+    "custom layers": ("linear layer from scratch", "multi-head attention", "layer normalisation", "residual block", "positional encoding"),
+    "training loops": ("complete loop", "LR scheduling", "gradient clipping", "mixed precision", "checkpointing"),
+    "loss functions": ("focal loss", "triplet loss", "contrastive loss", "dice loss", "custom regularisation"),
+    "data pipelines": ("custom Dataset", "augmentation pipeline", "collate functions", "distributed sampling", "streaming"),
+    "debugging and optimisation": ("finding bugs", "memory optimisation", "profiling", "gradient checking", "NaN detection"),
+}
+TOPIC_AREA = {topic: area for area, topics in TOPICS.items() for topic in topics}
+# What a crash lab's pristine script must do: raise (status error), with `[expect] error` in its message.
+CRASH = "error"
 # Checks every verdict can contain; checks.py metrics add their own names.
 CHECK_NAMES = (
     "trained_to_end",
@@ -96,6 +111,8 @@ class Lab:
     probes: tuple[str, ...]
     expect_broken: str
     nproc: int = 1
+    topics: tuple[str, ...] = ()
+    expect_error: str = ""  # with expect_broken "error": text the script's exception must contain
     loss_drop: float | None = None
     outcome: tuple[Bound, ...] = ()
     targets: dict = field(default_factory=dict, compare=False, hash=False)
@@ -128,6 +145,10 @@ class Lab:
 
     def decoys(self) -> list[Path]:
         return sorted((self.fixture_dir / "decoys").glob("*.py"))
+
+    def alternatives(self) -> list[Path]:
+        """Correct fixes other than the reference (each must pass)."""
+        return sorted((self.fixture_dir / "alternatives").glob("*.py"))
 
     def targets_for(self, profile_name: str) -> dict:
         """The lab's overrides of profile targets: [targets] then [targets.<profile>]."""
@@ -223,8 +244,18 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
     expect = top.sub("expect")
     broken = expect.get("broken", str)
     known_checks = set(CHECK_NAMES) | {b.name for b in outcome}
-    if broken not in known_checks:
-        raise expect.fail("broken", f"is {broken!r}, not a check this lab produces; known: {', '.join(sorted(known_checks))}")
+    if broken not in known_checks and broken != CRASH:
+        raise expect.fail("broken", f"is {broken!r}, not a check this lab produces; known: {', '.join(sorted(known_checks))} (or {CRASH!r}: the script raises)")
+    expect_error = expect.get("error", str, required=False, default="")
+    if broken == CRASH and not expect_error.strip():
+        raise expect.fail("error", "is missing: with broken = \"error\", name the text the exception must contain")
+    if (family == "crash") != (broken == CRASH):
+        raise expect.fail("broken", f"is {broken!r}; a crash lab's script raises (broken = \"error\"), and only a crash lab's does")
+
+    topics = top.get("topics", list, required=False, default=[])
+    for name in topics:
+        if name not in TOPIC_AREA:
+            raise top.fail("topics", f"names {name!r}, not a course topic; known: {', '.join(TOPIC_AREA)}")
 
     return Lab(
         id=lab_id,
@@ -241,6 +272,8 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
         probes=tuple(probes),
         expect_broken=broken,
         nproc=nproc,
+        topics=tuple(topics),
+        expect_error=expect_error,
         loss_drop=float(loss_drop) if loss_drop is not None else None,
         outcome=tuple(outcome),
         targets=top.get("targets", dict, required=False, default={}),
@@ -270,10 +303,59 @@ def all_labs() -> list[Lab]:
     return [load(i) for i in lab_ids()]
 
 
-RECOMMENDED_FAMILY_ORDER = ("grad", "dims", "leak", "nan", "data", "loop", "perf", "dist")
+RECOMMENDED_FAMILY_ORDER = FAMILIES
 
 
 def recommended_order(labs: list[Lab]) -> list[Lab]:
     """Easy labs first, families in the order the course teaches them."""
     rank = {f: i for i, f in enumerate(RECOMMENDED_FAMILY_ORDER)}
     return sorted(labs, key=lambda lab: (lab.difficulty, rank.get(lab.family, 99), lab.id))
+
+
+def topic_table(labs: list[Lab]) -> list[dict]:
+    """Every course topic, area by area, with the labs that train it (recommended order)."""
+    ordered = recommended_order(labs)
+    return [
+        {"area": area, "topic": topic, "labs": [lab.id for lab in ordered if topic in lab.topics]}
+        for area, topics in TOPICS.items()
+        for topic in topics
+    ]
+
+
+def catalog_markdown(labs: list[Lab]) -> str:
+    """docs/catalog.md: the labs by course topic, then by family. Generated by
+    scripts/catalog-doc.py; a test fails when it is stale."""
+    ordered = recommended_order(labs)
+    by_id = {lab.id: lab for lab in ordered}
+    lines = [
+        "# The catalog",
+        "",
+        "Generated from the labs' lab.toml by `python3 scripts/catalog-doc.py > docs/catalog.md`; a test",
+        "fails when this page is stale. `debuglab list --by-topic` prints the same table with your progress.",
+        "",
+        f"{len(labs)} labs in {len({lab.family for lab in labs})} families. Difficulty: * to ***.",
+        "",
+        "## By course topic",
+        "",
+        "The topics of the course debuglab serves (a lab can train several).",
+        "",
+    ]
+    for area in TOPICS:
+        area_rows = [row for row in topic_table(labs) if row["area"] == area]
+        count = len({i for row in area_rows for i in row["labs"]})
+        lines += [f"### {area} ({count} labs)", "", "| topic | labs |", "|---|---|"]
+        for row in area_rows:
+            cells = ", ".join(f"`{i}` {'*' * by_id[i].difficulty}" for i in row["labs"]) or "none yet"
+            lines.append(f"| {row['topic']} | {cells} |")
+        lines.append("")
+    lines += ["## By family", ""]
+    for family in FAMILIES:
+        mine = [lab for lab in ordered if lab.family == family]
+        if not mine:
+            continue
+        lines += [f"### {family}: {FAMILY_TITLES[family]}", "", "| lab | difficulty | title | topics |", "|---|---|---|---|"]
+        for lab in mine:
+            title = lab.title.replace("|", "\\|")
+            lines.append(f"| `{lab.id}` | {'*' * lab.difficulty} | {title} | {', '.join(lab.topics)} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -83,15 +83,23 @@ def _workspace():
 
 @main.command("list")
 @click.option("--json", "as_json", is_flag=True, callback=_remember_json, help="One JSON document instead of a table.")
-def list_labs(as_json: bool) -> None:
+@click.option("--by-topic", is_flag=True, help="The course's topics, area by area, and the labs that train each.")
+def list_labs(as_json: bool, by_topic: bool) -> None:
     """The catalog grouped by family, each lab numbered in the recommended order (easy labs of
-    every family first), with your status per lab."""
+    every family first), with your status per lab. --by-topic: grouped by the course's topics."""
     from debuglab import catalog
     from debuglab.workspace import duration
 
     workspace, progress, labs, rows, totals = _catalog_view()
+    topics = catalog.topic_table(labs)
     if as_json:
-        click.echo(json.dumps({"workspace": str(workspace.root), "families": totals, "labs": rows}, indent=2))
+        document = {"format": "debuglab.list/1", "workspace": str(workspace.root), "families": totals, "labs": rows}
+        if by_topic:
+            document["topics"] = topics
+        click.echo(json.dumps(document, indent=2))
+        return
+    if by_topic:
+        _list_by_topic(topics, rows)
         return
     width = max(len(r["title"]) for r in rows) if rows else 10
     for family in _families(rows):
@@ -109,6 +117,19 @@ def list_labs(as_json: bool) -> None:
     click.echo(f"# is the recommended order: easy labs of every family first, then harder ones.\nworkspace: {workspace.root}    {nxt}")
 
 
+def _list_by_topic(topics: list[dict], rows: list[dict]) -> None:
+    status = {r["id"]: r["status"] for r in rows}
+    width = max(len(t["topic"]) for t in topics)
+    area = None
+    for row in topics:
+        if row["area"] != area:
+            area = row["area"]
+            click.echo(f"{'' if row is topics[0] else chr(10)}{area}")
+        labs = "  ".join(f"{i} ({status[i]})" for i in row["labs"]) or "no lab yet"
+        click.echo(f"  {row['topic']:<{width}}  {labs}")
+    click.echo("\nA lab can train several topics. The whole table: docs/catalog.md")
+
+
 def _lab_row(n: int, lab, workspace, progress: dict) -> dict:
     entry = progress["labs"].get(lab.id, {})
     return {
@@ -119,6 +140,7 @@ def _lab_row(n: int, lab, workspace, progress: dict) -> dict:
         "difficulty": lab.difficulty,
         "area": lab.area,
         "topic": lab.topic,
+        "topics": list(lab.topics),
         "status": workspace.status(lab.id, progress),
         "active_s": entry.get("active_s", 0.0),
         "time_to_pass_s": entry.get("time_to_pass_s"),
@@ -198,8 +220,9 @@ def show(lab_id: str) -> None:
     if not lab.readme_path.is_file():
         raise DebuglabError(f"{lab.readme_path}: file is missing; lab {lab.id} needs its README.md (the incident report)")
     click.echo(lab.readme_path.read_text(encoding="utf-8").rstrip())
-    topic = f" ({lab.topic})" if lab.topic else ""
-    click.echo(f"\nfamily: {lab.family}   difficulty: {lab.difficulty}   area: {lab.area}{topic}")
+    # The course topics, not the lab's own `topic` line: that one may name the bug.
+    topics = f"   practises: {', '.join(lab.topics)}" if lab.topics else ""
+    click.echo(f"\nfamily: {lab.family}   difficulty: {lab.difficulty}   area: {lab.area}{topics}")
     click.echo(f"your copy: {workspace.script(lab.id)} ({workspace.status(lab.id)})")
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from debuglab import calibration, paths
-from debuglab.catalog import Lab
+from debuglab.catalog import CRASH, Lab
 from debuglab.errors import DebuglabError
 from debuglab.profiles import Profile
 
@@ -32,6 +32,7 @@ def cases(lab: Lab) -> list[tuple[str, Path, str]]:
     if not lab.fix_path.is_file():
         raise DebuglabError(f"{lab.fix_path}: file is missing; lab {lab.id} needs a reference fix")
     found = [("fix", lab.fix_path, "pass"), ("broken", lab.train_path, lab.expect_broken)]
+    found += [(f"alt {p.stem}", p, "pass") for p in lab.alternatives()]
     found += [(f"decoy {p.stem}", p, decoy_expectation(p)) for p in lab.decoys()]
     return found
 
@@ -102,7 +103,7 @@ def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress,
         t0 = time.monotonic()
         v = verify.verify(lab, script, profile, device, runs, label=name.replace(" ", "-"), reference=reference)
         failed = [c.name for c in v.failed()]
-        ok = v.status == "pass" if expected == "pass" else (v.status == "fail" and expected in failed)
+        ok = _as_intended(lab, name, expected, v, failed)
         row = {
             "lab": lab.id,
             "case": name,
@@ -119,6 +120,14 @@ def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress,
         if progress:
             progress(f"{'ok  ' if ok else 'BAD '} {lab.id:<8} {name:<24} {v.status:<5} {row['seconds']:>6.1f}s  {v.message[:100]}")
     return rows
+
+
+def _as_intended(lab: Lab, case: str, expected: str, v, failed: list[str]) -> bool:
+    if expected == "pass":
+        return v.status == "pass"
+    if expected == CRASH:  # the script must raise, and for the lab's own reason
+        return v.status == "error" and (case != "broken" or lab.expect_error in v.message)
+    return v.status == "fail" and expected in failed
 
 
 def _private_runs(lab_id: str) -> Path:
