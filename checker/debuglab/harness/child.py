@@ -381,6 +381,17 @@ def _set_up(spec: dict, channel) -> ChildRun:
     return run
 
 
+def _headline(exc: BaseException) -> str:
+    """The exception's message in one line: its first line, and the next one when the first only
+    announces it ("Error(s) in loading state_dict for Net:" then "Missing key(s) ...")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].endswith(":") and len(lines) > 1:
+        return f"{lines[0]} {lines[1]}"
+    return lines[0]
+
+
 def main() -> None:
     spec_path = sys.argv[1]
     with open(spec_path) as f:
@@ -432,7 +443,7 @@ def main() -> None:
     except BaseException as exc:  # the learner's error, reported as theirs
         text, line = _learner_traceback(exc, script)
         sys.stderr.write(text)
-        ending = {"how": "error", "type": type(exc).__name__, "message": str(exc).splitlines()[0] if str(exc) else "", "line": line, "traceback": text}
+        ending = {"how": "error", "type": type(exc).__name__, "message": _headline(exc), "line": line, "traceback": text}
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
