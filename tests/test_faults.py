@@ -3,6 +3,7 @@ end the whole process tree, and a script cannot pass by faking or tampering."""
 
 import json
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -165,3 +166,34 @@ def test_the_checkers_own_failure_in_a_run_is_a_checker_error_not_the_learners(t
     v = verify.error_verdict(None, evidence, evidence.failure()[0], None, script, device="cpu", profile=profiles.choose(None, "cpu").name)
     assert v.status == "checker_error" and v.exit_code == 4
     assert "not your script" in v.message and (tmp_path / "run" / "checker-error.txt").read_text().strip()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "grad_flow:on_model",  # a phase, once
+        "grad_flow:before_step",  # a phase inside the learner's optimizer.step()
+        "numerics:after_step",
+        "memory:on_backward",  # inside the learner's loss.backward()
+        "memory:_count",  # a forward hook the probe registered, inside the learner's forward
+        "outcome:finish",  # after the script ended
+    ],
+)
+def test_a_probe_that_raises_is_debuglabs_fault_and_the_script_runs_on(fault, tmp_path, test_catalog):
+    """A probe raising in any phase is exit 4, status checker_error; the learner's correct fix is
+    not blamed, runs to its end, and the verdict names the probe that was dropped."""
+    import json as json_
+
+    fix = test_catalog / "fixtures" / "loop-01" / "fix.py"
+    result = cli("verify", "loop-01", "--file", str(fix), "--json", env={"DEBUGLAB_TEST_PROBE_FAULT": fault})
+    verdict = json_.loads(result.stdout)
+    probe, phase = fault.split(":")
+    assert result.returncode == 4 and verdict["status"] == "checker_error" and verdict["exit_code"] == 4, result.stdout
+    assert f"probe {probe} raised in" in verdict["message"] and "dropped" in verdict["message"] and "not your script" in verdict["message"]
+    assert "injected fault" in verdict["message"] and "Traceback" not in result.stderr
+    run_dir = Path(verdict["artifacts"]["run_dir"])
+    assert "injected fault" in (run_dir / "checker-error.txt").read_text()
+    assert "step 100 |" in (run_dir / "output.log").read_text()  # the script ran on to its end
+    progress = Path(os.environ["DEBUGLAB_WORKSPACE"]) / ".debuglab" / "progress.json"
+    attempts = json_.loads(progress.read_text()).get("labs", {}).get("loop-01", {}).get("attempts") if progress.exists() else None
+    assert not attempts, "debuglab's own failure was recorded as the learner's attempt"

@@ -58,6 +58,7 @@ class ChildRun:
         self._norms: dict[int, float] = {}
         self.optimizers_built = 0
         self.manual = None  # the stand-in optimizer when parameters are updated by hand
+        self.dropped: list[dict] = []  # probes that raised, and were taken out so the script runs on
         self.max_steps: int | None = spec["options"].get("max_steps")
 
     # -- used by probes ------------------------------------------------------------------------
@@ -172,8 +173,7 @@ class ChildRun:
                 if root.numel() == 1:
                     scaled, unscaled = self._unscaled
                     self.step_losses.append(unscaled if scaled() is root else _own_copy(root))
-                for probe in self.probes:
-                    probe.on_backward(self, root)
+                self.each_probe("on_backward", root)
                 if self.manual is None and self.optimizers_built == 0 and self.spec["options"].get("manual_steps"):
                     self.manual = _ManualOptimizer(_trainable_leaves(root))
             result = original_backward(tensors, *args, **kwargs)
@@ -194,6 +194,52 @@ class ChildRun:
 
         torch.optim.Optimizer.__init__ = optimizer_init
 
+    # -- probes that fail ------------------------------------------------------------------------
+    def each_probe(self, phase: str, *args) -> None:
+        for probe in list(self.probes):
+            self.call_probe(probe, phase, *args)
+
+    def call_probe(self, probe, phase: str, *args):
+        """A probe's phase, guarded: a probe that raises is debuglab's fault, never the learner's.
+        It is dropped (its hooks go inert) and the script runs on; the verdict is checker_error."""
+        if probe not in self.probes:
+            return None
+        try:
+            return getattr(probe, phase)(self, *args)
+        except Exception as exc:
+            self.drop(probe, phase, exc)
+            return None
+
+    def guarded(self, probe, where: str, fn):
+        """A hook a probe registers (a tensor or module hook, a wrapper around a torch function),
+        guarded like its phases: once the probe is dropped the hook does nothing and returns None,
+        which leaves the gradient or output as it was."""
+
+        def hook(*args, **kwargs):
+            if probe not in self.probes:
+                return None
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                self.drop(probe, where, exc)
+                return None
+
+        return hook
+
+    def drop(self, probe, where: str, exc: BaseException) -> None:
+        import traceback
+
+        if probe in self.probes:
+            self.probes.remove(probe)
+        entry = {"probe": probe.name, "phase": where, "step": self.step, "message": f"{type(exc).__name__}: {exc}"}
+        self.dropped.append(entry)
+        self.channel.send(
+            "checker_error",
+            message=f"probe {probe.name} raised in {where} at step {self.step} ({entry['message']}); it was dropped and your script ran on without it",
+            traceback="".join(traceback.format_exception(exc)),
+            dropped=entry,
+        )
+
     def _discover_model(self, optimizer) -> None:
         for handle in self._discovery_handles:
             handle.remove()
@@ -209,8 +255,7 @@ class ChildRun:
         self.model = best
         if best is not None:
             self.param_names = {id(p): name for name, p in best.named_parameters()}
-        for probe in self.probes:
-            probe.on_model(self)
+        self.each_probe("on_model")
 
     def _take_over(self, optimizer) -> None:
         """An optimizer built after training began (a resume from a checkpoint, a rebuilt model):
@@ -235,8 +280,7 @@ class ChildRun:
         for p in best.parameters():
             self.module_param_ids.add(id(p))
         self.param_names = {id(p): name for name, p in best.named_parameters()}
-        for probe in self.probes:
-            probe.on_model(self)
+        self.each_probe("on_model")
 
     def _before_step(self, optimizer, args, kwargs):
         if optimizer is not self.manual and self.manual is not None and self.lead is self.manual:
@@ -251,8 +295,7 @@ class ChildRun:
             self.in_training = True
             self._discover_model(optimizer)
             self._last_step_end = time.perf_counter()
-        for probe in self.probes:
-            probe.before_step(self, optimizer)
+        self.each_probe("before_step", optimizer)
 
     def _after_step(self, optimizer, args, kwargs):
         if optimizer is not self.lead:
@@ -261,8 +304,7 @@ class ChildRun:
         now = time.perf_counter()
         record = {"i": self.step, "t": now, "dt": now - self._last_step_end}
         record["losses"], self.step_losses = self.step_losses, []
-        for probe in self.probes:
-            probe.after_step(self, record)
+        self.each_probe("after_step", record)
         self.records.append(record)
         if self.stop_reason is None and self.pending_symptom and self.step >= self.pending_symptom["step"] + SYMPTOM_GRACE:
             self.stop_reason = {**self.pending_symptom, "step": self.step}
@@ -285,7 +327,12 @@ class ChildRun:
     def finish_probes(self) -> dict:
         if self.summaries is None:
             self.flush()
-            self.summaries = {probe.name: probe.finish(self) for probe in self.probes}
+            summaries = {}
+            for probe in list(self.probes):
+                summary = self.call_probe(probe, "finish")
+                if probe in self.probes:
+                    summaries[probe.name] = summary
+            self.summaries = summaries
         return self.summaries
 
     def flush(self) -> None:
@@ -375,10 +422,28 @@ def _set_up(spec: dict, channel) -> ChildRun:
 
     run = ChildRun(spec, channel)
     run.probes = [probe_registry.create(name) for name in spec["probes"]]
+    if os.environ.get(FAULT_VARIABLE):
+        _inject_fault(run.probes, os.environ[FAULT_VARIABLE])
     run.install()
     for probe in run.probes:
         probe.install(run)
     return run
+
+
+FAULT_VARIABLE = "DEBUGLAB_TEST_PROBE_FAULT"  # "probe:method": debuglab's own tests make that method raise
+
+
+def _inject_fault(probes: list, fault: str) -> None:
+    """Make one probe method raise, as a bug in debuglab would: the tests of the checker's own
+    failures set this; nothing else does."""
+    name, _, method = fault.partition(":")
+    for probe in probes:
+        if probe.name == name and callable(getattr(probe, method, None)):
+
+            def broken(*args, _method=method, **kwargs):
+                raise RuntimeError(f"injected fault in {name}.{_method}")
+
+            setattr(probe, method, broken)
 
 
 def _headline(exc: BaseException) -> str:

@@ -99,7 +99,7 @@ class GradFlowProbe(Probe):
         for p in run.optimizer_params():
             if p.requires_grad and id(p) not in self.hooked:
                 self.hooked.add(id(p))
-                p.register_hook(self._make_arrival_hook(run, p))
+                p.register_hook(run.guarded(self, "gradient hook", self._make_arrival_hook(run, p)))
         self.mode_modules = _mode_modules(run.model) if run.model is not None else []
         self.layer_of = {}  # parameter names are the new model's
         named = dict(run.model.named_parameters()) if run.model is not None else {}

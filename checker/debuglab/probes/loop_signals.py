@@ -75,11 +75,15 @@ class LoopSignalsProbe(Probe):
 
         original_show = warnings.showwarning
 
+        note_warning = run.guarded(probe, "warning hook", probe._warning)
+
         def showwarning(message, category, filename, lineno, file=None, line=None):
-            probe._warning(run, message, category, filename, lineno)
+            note_warning(run, message, category, filename, lineno)
             return original_show(message, category, filename, lineno, file, line)
 
         warnings.showwarning = showwarning
+
+        note_loss = run.guarded(probe, "loss-function wrapper", probe._loss_call)
 
         def loss_wrapper(kind, original):
             def loss(input, target, *args, **kwargs):
@@ -87,7 +91,7 @@ class LoopSignalsProbe(Probe):
                 if probe.batch_size is None and isinstance(input, torch.Tensor) and input.dim() >= 1 and torch.is_grad_enabled():
                     probe.batch_size = int(input.shape[0])  # the batch axis, for the torch-function mode
                 if run.in_training and torch.is_grad_enabled() and isinstance(output, torch.Tensor) and output.requires_grad:
-                    probe._loss_call(kind, input, target, output, args, kwargs)
+                    note_loss(kind, input, target, output, args, kwargs)
                 return output
 
             loss.__wrapped__ = original
@@ -112,7 +116,7 @@ class LoopSignalsProbe(Probe):
         if getattr(self, "_hooked", False) or run.model is None:
             return
         self._hooked = True
-        module_hooks.register_module_forward_hook(lambda module, args, output: self._root_forward(run, module, output) if module is run.model else None)
+        module_hooks.register_module_forward_hook(run.guarded(self, "forward hook", lambda module, args, output: self._root_forward(run, module, output) if module is run.model else None))
 
     def on_backward(self, run, tensor) -> None:
         line = run.script_line(sys._getframe(1))
@@ -321,10 +325,11 @@ def _make_mode_class():
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             result = func(*args, **kwargs)
-            try:
-                self.probe._seen_op(self.run, func, args, kwargs, result)
-            except Exception:
-                pass
+            if self.probe in self.run.probes:
+                try:
+                    self.probe._seen_op(self.run, func, args, kwargs, result)
+                except Exception as exc:
+                    self.run.drop(self.probe, "torch-function mode", exc)
             return result
 
     return InspectMode

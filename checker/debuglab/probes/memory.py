@@ -148,7 +148,7 @@ class MemoryProbe(Probe):
             from torch.nn.modules import module as module_hooks
 
             self._hooked = True
-            module_hooks.register_module_forward_hook(lambda module, args, output: self._count(output) if module is run.model else None)
+            module_hooks.register_module_forward_hook(run.guarded(self, "forward hook", lambda module, args, output: self._count(output) if module is run.model else None))
 
     def _count(self, value) -> None:
         if isinstance(value, (tuple, list)):

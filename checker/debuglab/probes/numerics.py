@@ -55,7 +55,7 @@ class NumericsProbe(Probe):
                     if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
                         self.flags.append((label, _summed(tensor)))
 
-            self.handles.append(module_hooks.register_module_forward_hook(hook))
+            self.handles.append(module_hooks.register_module_forward_hook(run.guarded(self, "forward hook", hook)))
         for name, module in run.model.named_modules():
             # Containers (Sequential, ModuleList...) only pass on their children's outputs: hook the
             # modules that compute something, the learner's own modules and the root.
