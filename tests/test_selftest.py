@@ -8,7 +8,9 @@ from conftest import cli
 
 def test_selftest_over_the_whole_catalog():
     result = cli("selftest", "--json", "--jobs", "2", timeout=3000)  # two labs at once: one per core of a 2-core CI machine
-    report = json.loads(result.stdout)
+    from test_json_contract import conforms
+
+    report = conforms("selftest", result.stdout)
     wrong = [f"{c['lab']} {c['case']}: expected {c['expected']}, got {c['status']} {c['failed_checks']} ({c['message']})" for c in report["cases"] if not c["ok"]]
     assert not wrong, "\n".join(wrong)
     assert result.returncode == 0

@@ -39,6 +39,15 @@ class _Group(click.Group):
             self._fail(ctx, "usage", f"debuglab: error: {exc}", exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Abort):
             self._fail(ctx, "interrupted", "debuglab: interrupted", EXIT_INTERRUPTED)
+        except click.exceptions.UsageError as exc:
+            if "--json" not in sys.argv[1:]:
+                raise
+            # The command line did not parse, so --json was never read: the usage text as usual,
+            # and the JSON document a program reading stdout expects.
+            exc.show()
+            ctx.meta["json"] = True
+            click.echo(json.dumps({"format": "debuglab.error/1", "status": "usage", "message": exc.format_message(), "exit_code": exc.exit_code}))
+            ctx.exit(exc.exit_code)
 
     @staticmethod
     def _fail(ctx, status: str, line: str, code: int) -> None:
@@ -130,6 +139,21 @@ def _list_by_topic(topics: list[dict], rows: list[dict]) -> None:
     click.echo("\nA lab can train several topics. The whole table: docs/catalog.md")
 
 
+def _session_view(session: dict | None) -> dict | None:
+    """The pair session under way, as progress --json shows it: who, since when, who drives now;
+    not the records it is kept as."""
+    if session is None:
+        return None
+    from debuglab.session import roles
+
+    driver, navigator = roles(session)
+    return {
+        "id": session["id"], "pair": session["pair"], "started": session["started"], "minutes": session.get("minutes"),
+        "swap_minutes": session["swap_minutes"], "swaps": len(session.get("swaps", [])), "driver": driver, "navigator": navigator,
+        "labs": list(session.get("labs", [])),
+    }
+
+
 def _lab_row(n: int, lab, workspace, progress: dict) -> dict:
     entry = progress["labs"].get(lab.id, {})
     return {
@@ -188,7 +212,9 @@ def progress(as_json: bool) -> None:
     workspace, data, labs, rows, totals = _catalog_view()
     session = active_session(data)
     if as_json:
-        click.echo(json.dumps({"workspace": str(workspace.root), "families": totals, "labs": [r for r in rows if r["status"] != "new"], "session": session}, indent=2))
+        document = {"format": "debuglab.progress/1", "workspace": str(workspace.root), "families": totals,
+                    "labs": [r for r in rows if r["status"] != "new"], "session": _session_view(session)}
+        click.echo(json.dumps(document, indent=2))
         return
     click.echo(f"workspace: {workspace.root}")
     click.echo(f"{'family':<8} {'passed':>7}  {'time':>8}  {'hints':>5}  {'attempts':>8}")
@@ -545,7 +571,7 @@ def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, device: str | N
         raise DebuglabError(f"--jobs {jobs}: expected 1 or more labs at once")
     report = runner.run(labs, profile, device or profile.device, progress=None if as_json else click.echo, jobs=jobs)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps({"format": "debuglab.selftest/1", **report}, indent=2))
     else:
         click.echo(runner.table(report))
     sys.exit(0 if report["ok"] else 1)

@@ -21,8 +21,9 @@ from debuglab.charts import AFTER, BEFORE, number
 from debuglab.errors import DebuglabError
 from debuglab.workspace import duration, iso
 
-REPORT_FORMAT = "debuglab-report"  # what --merge accepts
-ROOM_FORMAT = "debuglab-room"  # what --merge writes as JSON
+REPORT_FORMAT = "debuglab.report/1"  # what --merge accepts (name/version, as every --json output)
+ROOM_FORMAT = "debuglab.room/1"  # what --merge writes as JSON
+LEGACY_FORMATS = {"debuglab-report": REPORT_FORMAT, "debuglab-room": ROOM_FORMAT}  # before the names carried versions
 VERSION = 1
 HTML_DEFAULT = "debuglab-report.html"
 MISSING = "-"  # as workspace.duration shows a time not measured
@@ -202,6 +203,8 @@ def load_report(path: str) -> dict:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise refuse(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    if isinstance(data, dict) and data.get("format") in LEGACY_FORMATS:
+        data["format"] = LEGACY_FORMATS[data["format"]]
     if isinstance(data, dict) and data.get("format") == ROOM_FORMAT:
         raise refuse("a room table made by --merge; merge the pairs' own reports")
     if not isinstance(data, dict) or data.get("format") != REPORT_FORMAT:

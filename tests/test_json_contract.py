@@ -1,0 +1,95 @@
+"""Every --json output carries "format": "debuglab.<name>/1" and validates against its JSON Schema,
+shipped in the package (checker/debuglab/schemas/); a NaN measurement parses with a strict parser."""
+
+import json
+import math
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from conftest import TEST_CATALOG, cli
+
+ENV = {"DEBUGLAB_DATA": str(TEST_CATALOG)}
+
+
+def schema(name: str) -> dict:
+    return json.loads(resources.files("debuglab").joinpath("schemas", f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def strict_loads(text: str):
+    """json.loads that refuses NaN and Infinity, as strict parsers in other languages do."""
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def conforms(name: str, text: str) -> dict:
+    document = strict_loads(text)
+    jsonschema.validate(document, schema(name), format_checker=jsonschema.FormatChecker())
+    assert document["format"] == f"debuglab.{name}/1"
+    return document
+
+
+@pytest.mark.parametrize("name", ["verdict", "doctor", "list", "progress", "selftest", "report", "error"])
+def test_each_schema_is_a_valid_schema_and_names_its_format(name):
+    document = schema(name)
+    jsonschema.Draft202012Validator.check_schema(document)
+    assert document["$id"] == f"debuglab.{name}/1"
+
+
+def test_the_schemas_catch_a_document_that_breaks_the_contract():
+    good = {"format": "debuglab.error/1", "status": "usage", "message": "unknown lab", "exit_code": 2}
+    jsonschema.validate(good, schema("error"))
+    for bad in ({**good, "exit_code": 1}, {**good, "format": "debuglab.error/2"}, {k: v for k, v in good.items() if k != "message"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema("error"))
+    with pytest.raises(ValueError, match="not strict"):
+        strict_loads('{"loss": NaN}')
+
+
+def test_list_progress_verify_report_and_errors_conform(tmp_path):
+    conforms("list", cli("list", "--json", env=ENV).stdout)
+    listing = conforms("list", cli("list", "--json", "--by-topic", env=ENV).stdout)
+    assert {row["topic"] for row in listing["topics"]} >= {"einsum", "NaN detection"}
+    verdict = conforms("verdict", cli("verify", "loop-01", "--json", env=ENV).stdout)  # the pristine copy: it fails
+    assert verdict["status"] == "fail" and verdict["exit_code"] == 1 and verdict["checks"]
+    started = cli("session", "start", "--pair", "Ada,Linus", "--detach", env=ENV)
+    assert started.returncode == 0, started.stderr
+    progress = conforms("progress", cli("progress", "--json", env=ENV).stdout)
+    assert progress["session"]["pair"] == ["Ada", "Linus"] and progress["session"]["driver"] == "Ada"
+    assert progress["labs"][0]["id"] == "loop-01" and progress["labs"][0]["attempts"] == 1
+    cli("session", "stop", env=ENV)
+    out = tmp_path / "report.json"
+    result = cli("report", "--format", "json", "--output", str(out), env=ENV)
+    assert result.returncode == 0, result.stderr
+    conforms("report", out.read_text())
+    # selftest --json is validated where the whole catalog is judged (test_selftest.py)
+    for args, code in ((("verify", "no-such-lab", "--json"), 2), (("list", "--json", "--no-such-flag"), 2)):
+        result = cli(*args, env=ENV)
+        error = conforms("error", result.stdout)
+        assert result.returncode == code == error["exit_code"], result.stdout
+
+
+def test_doctor_output_conforms_and_a_nan_is_null_with_its_reason(tmp_path):
+    script = tmp_path / "diverges.py"
+    script.write_text(
+        "import torch\n"
+        "torch.manual_seed(0)\n"
+        "model = torch.nn.Linear(8, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=1e6)\n"
+        "x, y = torch.randn(64, 8) * 100, torch.randn(64, 1)\n"
+        "for step in range(40):\n"
+        "    loss = ((model(x) - y) ** 2).mean()\n"
+        "    opt.zero_grad()\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+    )
+    result = cli("doctor", str(script), "--json")
+    diagnosis = conforms("doctor", result.stdout)
+    assert result.returncode == 1 and any(f["id"] == "non-finite" for f in diagnosis["findings"])
+    values = [v for v in diagnosis["metrics"].values() if isinstance(v, float)]
+    assert all(math.isfinite(v) for v in values)
+    assert diagnosis.get("not_finite"), "a diverged loss was measured: its NaN must be listed as replaced by null"
