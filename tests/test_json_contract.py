@@ -93,3 +93,32 @@ def test_doctor_output_conforms_and_a_nan_is_null_with_its_reason(tmp_path):
     values = [v for v in diagnosis["metrics"].values() if isinstance(v, float)]
     assert all(math.isfinite(v) for v in values)
     assert diagnosis.get("not_finite"), "a diverged loss was measured: its NaN must be listed as replaced by null"
+
+
+def test_selftest_writes_junit_xml_that_names_the_lab_the_case_and_what_was_measured(tmp_path):
+    from xml.etree import ElementTree as ET
+
+    from debuglab import selftest
+
+    report = {
+        "device": "cpu", "profile": "cpu", "jobs": 1, "seconds": 3.0, "ok": False,
+        "cases": [
+            {"lab": "leak-03", "case": "fix", "expected": "pass", "status": "pass", "failed_checks": [], "ok": True, "seconds": 1.0, "message": "all pass", "failures": []},
+            {"lab": "leak-03", "case": "decoy <gc>", "expected": "memory_growth", "status": "fail", "failed_checks": ["step_time"], "ok": False, "seconds": 2.0,
+             "message": "step_time: 2.1x & slower", "failures": [{"check": "step_time", "measured": 2.1, "target": "<= 1.6x", "message": "slower"}]},
+        ],
+    }
+    tree = ET.fromstring(selftest.junit_xml(report))
+    assert tree.get("tests") == "2" and tree.get("failures") == "1"
+    suite = tree.find("testsuite")
+    assert suite.get("name") == "leak-03"
+    cases = suite.findall("testcase")
+    assert cases[0].find("failure") is None
+    failure = cases[1].find("failure")
+    assert cases[1].get("name") == "decoy <gc> (expected: memory_growth)"  # escaped in the file, whole when parsed
+    assert "step_time: measured 2.1, target <= 1.6x" in failure.get("message") and failure.text == "step_time: 2.1x & slower"
+
+
+def test_selftest_junit_into_a_missing_folder_is_one_line_exit_2(tmp_path):
+    result = cli("selftest", "loop-01", "--junit-xml", str(tmp_path / "nope" / "out.xml"), env=ENV)
+    assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -558,8 +558,10 @@ def session_stop() -> None:
 @click.argument("lab_ids", nargs=-1, metavar="[LAB]...")
 @click.option("--json", "as_json", is_flag=True, callback=_remember_json)
 @click.option("--jobs", default=1, show_default=True, help="Labs judged at once (each run uses the profile's threads; at most one per core).")
+@click.option("--junit-xml", "junit", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write JUnit XML for CI: a testsuite per lab, a testcase per case.")
 @_device_option
-def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, device: str | None, profile_name: str | None) -> None:
+def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, junit: Path | None, device: str | None, profile_name: str | None) -> None:
     """Prove the catalog: each pristine lab fails with its intended check, each reference fix
     passes, each decoy fails with the check it names."""
     from debuglab import catalog, profiles
@@ -569,7 +571,11 @@ def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, device: str | N
     profile = profiles.choose(device, profile_name)
     if jobs < 1:
         raise DebuglabError(f"--jobs {jobs}: expected 1 or more labs at once")
+    if junit is not None and not junit.parent.is_dir():
+        raise DebuglabError(f"--junit-xml {junit}: the folder {junit.parent} does not exist; create it or name another file")
     report = runner.run(labs, profile, device or profile.device, progress=None if as_json else click.echo, jobs=jobs)
+    if junit is not None:
+        junit.write_text(runner.junit_xml(report), encoding="utf-8")
     if as_json:
         click.echo(json.dumps({"format": "debuglab.selftest/1", **report}, indent=2))
     else:

@@ -98,7 +98,7 @@ def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress,
         except RuntimeError as exc:  # the reference itself fails here: every case of the lab is moot
             if progress:
                 progress(f"BAD  {lab.id:<8} {str(exc)[:120]}")
-            return [{"lab": lab.id, "case": "fix", "expected": "pass", "status": "error", "failed_checks": [], "ok": False, "seconds": 0.0, "message": str(exc)}]
+            return [{"lab": lab.id, "case": "fix", "expected": "pass", "status": "error", "failed_checks": [], "ok": False, "seconds": 0.0, "message": str(exc), "failures": []}]
     for name, script, expected in lab_cases:
         t0 = time.monotonic()
         v = verify.verify(lab, script, profile, device, runs, label=name.replace(" ", "-"), reference=reference)
@@ -113,6 +113,8 @@ def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress,
             "ok": ok,
             "seconds": round(time.monotonic() - t0, 2),
             "message": v.message,
+            # what each failing check measured against its target: the line a CI failure shows
+            "failures": [{"check": c.name, "measured": _plain(c.measured), "target": c.target, "message": c.message} for c in v.failed()],
         }
         if keep_metrics:
             row["metrics"] = v.metrics
@@ -128,6 +130,41 @@ def _as_intended(lab: Lab, case: str, expected: str, v, failed: list[str]) -> bo
     if expected == CRASH:  # the script must raise, and for the lab's own reason
         return v.status == "error" and (case != "broken" or lab.expect_error in v.message)
     return v.status == "fail" and expected in failed
+
+
+def _plain(value):
+    """A measurement for strict JSON: a NaN or infinity becomes its name ("nan", "inf")."""
+    import math
+
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def junit_xml(report: dict) -> str:
+    """The report as JUnit XML, the format CI systems read: a testsuite per lab, a testcase per
+    case; a case not as intended is a failure whose message names the checks, what each measured
+    and its target. Every piece of text is escaped."""
+    from xml.etree import ElementTree as ET
+
+    root = ET.Element("testsuites", name="debuglab selftest", tests=str(len(report["cases"])),
+                      failures=str(sum(not r["ok"] for r in report["cases"])), time=f"{report['seconds']:.1f}")
+    by_lab: dict[str, list[dict]] = {}
+    for row in report["cases"]:
+        by_lab.setdefault(row["lab"], []).append(row)
+    for lab_id, rows in by_lab.items():
+        suite = ET.SubElement(root, "testsuite", name=lab_id, tests=str(len(rows)), failures=str(sum(not r["ok"] for r in rows)),
+                              time=f"{sum(r['seconds'] for r in rows):.2f}")
+        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="device", value=f"{report['device']} (profile {report['profile']})")
+        for row in rows:
+            case = ET.SubElement(suite, "testcase", classname=f"debuglab.{lab_id}", name=f"{row['case']} (expected: {row['expected']})",
+                                 time=f"{row['seconds']:.2f}")
+            if row["ok"]:
+                continue
+            checks = "; ".join(f"{f['check']}: measured {f['measured']}, target {f['target']}" for f in row.get("failures", [])) or "no check failed"
+            failure = ET.SubElement(case, "failure", type=row["status"],
+                                    message=f"expected {row['expected']}, got {row['status']} ({checks})")
+            failure.text = row["message"]
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def _private_runs(lab_id: str) -> Path:
