@@ -46,3 +46,25 @@ def test_the_readme_has_a_workshop_section_with_the_pair_layout():
     section = text.split("## Running a workshop", 1)[1].split("\n## ", 1)[0]
     for needed in ("debuglab watch", "debuglab session start --pair", "debuglab report --merge", "--format json", "Agenda"):
         assert needed in section, needed
+
+
+def test_the_ci_doctor_guide_uses_real_options_and_its_gate_blocks_a_buggy_script(tmp_path):
+    """docs/ci-doctor.md: every option its doctor lines pass exists, and its gate script, run on a
+    real doctor.json of a script with a dead gradient, exits 1."""
+    import subprocess
+    import sys
+
+    from conftest import TESTS, cli
+    from debuglab.cli import main
+
+    guide = (ROOT / "docs" / "ci-doctor.md").read_text()
+    known = {opt for param in main.commands["doctor"].params for opt in param.opts}
+    for line in re.findall(r"debuglab doctor ([^\n]*)", guide):
+        ours = line.split(" -- ")[0]
+        used = set(re.findall(r"(?<!\S)(--[a-z-]+)", ours))
+        assert used <= known, f"docs/ci-doctor.md passes {sorted(used - known)} to doctor"
+    gate = re.search(r"python - <<'PY'\n(.*?)\nPY", guide, re.S).group(1)
+    report = cli("doctor", str(TESTS / "doctor_corpus" / "autoencoder_frozen_by_data.py"), "--steps", "120", "--json", cwd=tmp_path)
+    (tmp_path / "doctor.json").write_text(report.stdout)
+    result = subprocess.run([sys.executable, "-"], input=gate, text=True, capture_output=True, cwd=tmp_path)
+    assert result.returncode == 1 and "line" in result.stdout, (report.stdout[:500], result.stdout, result.stderr)
