@@ -55,6 +55,23 @@ def test_out_of_memory_is_an_error(tmp_path):
     assert code == 3 and "out of memory" in verdict["message"]
 
 
+def test_the_memory_limit_is_set_inside_the_script_and_holds(tmp_path):
+    """The profile's address-space limit (16 GiB on the CPU profile) is set by the child on itself
+    (no preexec_fn), the script cannot lift it, and 20 GiB of address space is refused."""
+    source = (
+        "import resource\nimport torch\n\n"
+        "print('limit', resource.getrlimit(resource.RLIMIT_AS))\n"
+        "try:\n    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n"
+        "except ValueError:\n    print('cannot lift it')\n"
+        "x = torch.empty(5 * 2**30)\n"
+    )
+    code, verdict, _, _ = verify_file(tmp_path, source)
+    output = open(verdict["artifacts"]["output"]).read()
+    limit = 16384 * 1024 * 1024
+    assert f"limit ({limit}, {limit})" in output and "cannot lift it" in output
+    assert code == 3 and "out of memory" in verdict["message"]
+
+
 def test_time_limit_ends_the_run(tmp_path):
     code, verdict, elapsed, _ = verify_file(tmp_path, "import time\nimport torch\n\ntime.sleep(300)\n", "--profile", "quick")
     assert code == 3 and "time limit" in verdict["message"]

@@ -446,6 +446,22 @@ def _inject_fault(probes: list, fault: str) -> None:
             setattr(probe, method, broken)
 
 
+def _limit_memory(limit_mb: int | None) -> None:
+    """The profile's address-space limit, set by the child on itself before torch is imported
+    (each rank of a torchrun job sets its own); DataLoader workers inherit it."""
+    if not limit_mb:
+        return
+    try:
+        import resource
+    except ImportError:  # no rlimits on this platform: the time limit still holds
+        return
+    limit = limit_mb * 1024 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # the script cannot raise it again
+
+
 def _headline(exc: BaseException) -> str:
     """The exception's message in one line: its first line, and the next one when the first only
     announces it ("Error(s) in loading state_dict for Net:" then "Missing key(s) ...")."""
@@ -472,6 +488,7 @@ def main() -> None:
     else:
         os.unlink(spec_path)
         channel_fd = spec["channel_fd"]
+    _limit_memory(spec.get("memory_limit_mb"))
     run_dir = Path(spec["run_dir"])
     fault_log = open(run_dir / "fault.log", "w")
     faulthandler.enable(file=fault_log)

@@ -67,19 +67,6 @@ def _child_env(spec: RunSpec) -> dict:
     return env
 
 
-def _limit_memory(limit_mb: int | None):
-    if limit_mb is None:
-        return None
-
-    def apply():
-        import resource
-
-        limit = limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 def kill_tree(pgid: int) -> None:
     """End the child's whole process group: DataLoader workers and anything the script started."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -99,6 +86,7 @@ def _write_spec(spec: RunSpec, token: str, channel: dict) -> Path:
         "probes": list(spec.probes),
         "device": spec.device,
         "threads": spec.threads,
+        "memory_limit_mb": spec.memory_limit_mb,
         "checks_path": str(spec.checks_path) if spec.checks_path else None,
         "options": spec.options,
         "nproc": spec.nproc,
@@ -127,8 +115,7 @@ def _start(spec: RunSpec, command: list[str], env: dict, pass_fds: tuple = ()) -
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
             pass_fds=pass_fds,
-            start_new_session=True,
-            preexec_fn=_limit_memory(spec.memory_limit_mb),
+            start_new_session=True,  # no preexec_fn (unsafe beside threads): the child sets its own limits
         )
     finally:
         if output:
