@@ -214,3 +214,20 @@ def test_a_probe_that_raises_is_debuglabs_fault_and_the_script_runs_on(fault, tm
     progress = Path(os.environ["DEBUGLAB_WORKSPACE"]) / ".debuglab" / "progress.json"
     attempts = json_.loads(progress.read_text()).get("labs", {}).get("loop-01", {}).get("attempts") if progress.exists() else None
     assert not attempts, "debuglab's own failure was recorded as the learner's attempt"
+
+
+def test_text_from_the_learners_run_prints_as_it_is_never_as_markup(tmp_path, capsys):
+    """An exception message with brackets ("[/tmp] ...", "x[mask]") is escaped for rich: shown
+    whole, and never a MarkupError."""
+    from debuglab import render
+    from debuglab.verdict import Check, Verdict
+
+    v = Verdict("loop-01", "fail", "KeyError: '[/tmp]' in x[mask]", checks=[Check("zero_grad", "fail", "[/b]", "[red]0", "grads[bold] add up", 7)],
+                artifacts={"run_dir": "/tmp/[dim]runs"})
+    render.verdict(v, "train[1].py")
+    out = capsys.readouterr().out
+    for text in ("KeyError: '[/tmp]' in x[mask]", "grads[bold] add up (look at train[1].py:7)", "[/b]", "[red]0", "/tmp/[dim]runs"):
+        assert text in out, (text, out)
+    render.symptom({"steps": 3, "heldout_[acc]": 0.5}, {"step": 2, "check": "numerics", "message": "nan in [/layer]"})
+    out = capsys.readouterr().out
+    assert "heldout_[acc] (held-out)" in out and "nan in [/layer]" in out

@@ -58,33 +58,36 @@ def console(stderr: bool = False):
 
 
 def verdict(v: Verdict, script_label: str) -> None:
+    """Every piece of text from the learner's run or files (messages, paths, measurements) is
+    escaped: an exception message such as "[/tmp] not found" must print as it is."""
+    from rich.markup import escape as e
     from rich.table import Table
 
     out = console()
     style = STATUS_STYLE[v.status]
     title = v.lab or script_label
-    out.print(f"[{style}]{v.status.upper()}[/] {title}: {v.message}")
+    out.print(f"[{style}]{v.status.upper()}[/] {e(title)}: {e(v.message)}")
     if v.checks:
         table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
         for column in ("check", "status", "measured", "target"):
             table.add_column(column)
         for check in v.checks:
-            table.add_row(check.name, f"[{STATUS_STYLE[check.status]}]{check.status}[/]", str(check.measured), check.target or "")
+            table.add_row(e(check.name), f"[{STATUS_STYLE[check.status]}]{check.status}[/]", e(str(check.measured)), e(check.target or ""))
         out.print(table)
     failed = [c for c in v.checks if c.status == "fail"]
     for check in failed:
         line = f" (look at {script_label}:{check.line})" if check.line else ""
-        out.print(f"- [bold]{check.name}[/]: {check.message}{line}")
+        out.print(f"- [bold]{e(check.name)}[/]: {e(check.message + line)}")
     line = v.metrics.get("line") if v.status == "error" else None
     if line:
-        out.print(f"look at {script_label}:{line}")
+        out.print(e(f"look at {script_label}:{line}"))
     artifacts = v.artifacts
     if artifacts.get("trace"):
-        out.print(f"[dim]trace: {artifacts['trace']} (open in https://ui.perfetto.dev or TensorBoard)[/]")
+        out.print(f"[dim]trace: {e(artifacts['trace'])} (open in https://ui.perfetto.dev or TensorBoard)[/]")
     if artifacts.get("cuda_memory_snapshot"):
-        out.print(f"[dim]CUDA memory snapshot: {artifacts['cuda_memory_snapshot']} (drag into https://pytorch.org/memory_viz)[/]")
+        out.print(f"[dim]CUDA memory snapshot: {e(artifacts['cuda_memory_snapshot'])} (drag into https://pytorch.org/memory_viz)[/]")
     if artifacts.get("run_dir"):
-        out.print(f"[dim]run folder: {artifacts['run_dir']}[/]")
+        out.print(f"[dim]run folder: {e(artifacts['run_dir'])}[/]")
 
 
 # What `run` shows, in order: (label, the metrics it needs, how to show them).
@@ -104,15 +107,17 @@ SYMPTOM_ROWS = (
 
 def symptom(metrics: dict, stopped: dict | None) -> None:
     """What `run` shows after the script's own output: figures, no judgement."""
+    from rich.markup import escape as e
+
     out = console()
     rows = [(label, show(metrics)) for label, needs, show in SYMPTOM_ROWS if all(metrics.get(k) is not None for k in needs)]
     rows += [(f"{name} (held-out)", f"{value:.4g}") for name, value in metrics.items() if name.startswith(("heldout", "val_"))]
     out.print("\n[bold]What the probes saw[/]")
     for label, value in rows:
-        out.print(f"  {label:<36} {value}")
+        out.print(e(f"  {label:<36} {value}"))
     if stopped:
         # What verify would stop on: the first certain sign, and which check it fails.
-        out.print(f"  [yellow]first sign[/] at step {stopped['step']} ({stopped['check']}): {stopped['message']}")
+        out.print(f"  [yellow]first sign[/] at step {stopped['step']} ({e(stopped['check'])}): {e(stopped['message'])}")
 
 
 def solution(patch: str, explanation: str) -> None:
