@@ -69,3 +69,20 @@ def test_the_memory_slope_is_the_median_of_pairwise_slopes_even_for_an_even_coun
     points = [(0, 0), (1, 0), (2, 0), (3, 30)]
     assert growth(points)[0] == 5.0
     assert growth([(0, 0), (1, 10), (2, 20)])[0] == 10.0  # an odd count: the middle one
+
+
+def test_watch_reruns_on_saves_of_its_file_only():
+    """Events that are not a save of the watched file (verify opening and reading it, an unchanged
+    close, attributes, another file, a folder, the file moved away) do not rerun verify."""
+    from watchdog import events as ev
+
+    from debuglab.watch import announces_save
+
+    folder = "/work/lab"
+    saves = [ev.FileModifiedEvent(f"{folder}/train.py"), ev.FileClosedEvent(f"{folder}/train.py"), ev.FileCreatedEvent(f"{folder}/train.py"),
+             ev.FileMovedEvent(f"{folder}/.train.py.swp", f"{folder}/train.py")]
+    others = [ev.FileOpenedEvent(f"{folder}/train.py"), ev.FileClosedNoWriteEvent(f"{folder}/train.py"), ev.FileAttribEvent(f"{folder}/train.py"),
+              ev.FileDeletedEvent(f"{folder}/train.py"), ev.FileModifiedEvent(f"{folder}/notes.txt"), ev.DirModifiedEvent(folder),
+              ev.FileMovedEvent(f"{folder}/train.py", f"{folder}/train.py.bak")]
+    assert all(announces_save(e, "train.py") for e in saves)
+    assert not any(announces_save(e, "train.py") for e in others)

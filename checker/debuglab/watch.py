@@ -26,6 +26,26 @@ def digest(path: Path) -> str | None:
         return None
 
 
+SAVE_EVENTS = ("modified", "created", "closed")  # "closed": closed after a write
+
+
+def announces_save(event, name: str) -> bool:
+    """Whether a file-system event says the watched file was saved: a write to it, or another
+    file moved onto it (editors' atomic saves). Opening or reading it (verify does both), closing
+    it unchanged, attribute changes and deletions are not saves."""
+    if getattr(event, "is_directory", False):
+        return False
+
+    def named(path) -> bool:
+        return bool(path) and Path(os.fsdecode(path)).name == name
+
+    if event.event_type in SAVE_EVENTS:
+        return named(event.src_path)
+    if event.event_type == "moved":
+        return named(getattr(event, "dest_path", ""))
+    return False
+
+
 class FileWatcher:
     """Tells when a file's content changed. Two sources feed one queue: file-system events (when
     `events` and watchdog are available) and a stat check every `interval` seconds. A change the
@@ -64,8 +84,7 @@ class FileWatcher:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event):
-                paths = {getattr(event, "src_path", ""), getattr(event, "dest_path", "")}
-                if any(p and Path(os.fsdecode(p)).name == watcher.path.name for p in paths):
+                if announces_save(event, watcher.path.name):
                     watcher._event_seen.set()
                     watcher.changes.put("event")
 
