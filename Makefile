@@ -11,7 +11,7 @@ TORCH_CPU ?= torch==2.13.0
 
 install:
 	@$(PYTHON) -c "import torch" 2>/dev/null && echo "keeping the installed torch" || { \
-	  if command -v nvidia-smi >/dev/null 2>&1; then $(PYTHON) -m pip install "torch>=2.4,<3"; \
+	  if command -v nvidia-smi >/dev/null 2>&1; then $(PYTHON) -m pip install "torch>=2.11,<3"; \
 	  else $(PYTHON) -m pip install $(TORCH_CPU); fi; }
 	$(PYTHON) -m pip install -e ".[test]"
 
