@@ -86,3 +86,43 @@ def test_watch_reruns_on_saves_of_its_file_only():
               ev.FileMovedEvent(f"{folder}/train.py", f"{folder}/train.py.bak")]
     assert all(announces_save(e, "train.py") for e in saves)
     assert not any(announces_save(e, "train.py") for e in others)
+
+
+def test_the_heap_sampler_per_platform_and_its_fallback(monkeypatch):
+    from debuglab.probes import memory
+
+    name, sample = memory.heap_sampler()
+    assert name == "mallinfo2" and sample() > 0  # Linux with glibc: CI
+    monkeypatch.setenv(memory.SAMPLER_VARIABLE, "malloc_zone")  # macOS's: absent from glibc
+    assert memory.heap_sampler() == ("none", None)
+    monkeypatch.setenv(memory.SAMPLER_VARIABLE, "none")
+    assert memory.heap_sampler() == ("none", None)
+
+
+def test_without_a_heap_sampler_a_leak_still_fails_memory_growth_at_the_end(tmp_path):
+    """The fallback path, forced: no sampler (a platform with neither mallinfo2 nor
+    malloc_zone_statistics) means no early stop, and memray's record still judges the slope."""
+    import json
+
+    from conftest import cli
+
+    verdicts = {}
+    for sampler in ("mallinfo2", "none"):
+        result = cli("verify", "leak-02", "--json", env={"DEBUGLAB_HEAP_SAMPLER": sampler})
+        verdicts[sampler] = json.loads(result.stdout)
+    sampled, fallback = verdicts["mallinfo2"], verdicts["none"]
+    assert sampled["metrics"]["heap_sampler"] == "mallinfo2" and "stopped at step" in sampled["message"]
+    assert fallback["metrics"]["heap_sampler"] == "none" and "stopped at step" not in fallback["message"]
+    assert fallback["metrics"]["steps"] == 200 and fallback["status"] == "fail"
+    assert [c["name"] for c in fallback["checks"] if c["status"] == "fail"] == ["memory_growth"]
+
+
+def test_native_windows_gets_one_line_naming_wsl2_and_exit_2(monkeypatch):
+    from click.testing import CliRunner
+
+    from debuglab import cli
+
+    monkeypatch.setattr(cli.sys, "platform", "win32")
+    result = CliRunner().invoke(cli.main, ["list"])
+    assert result.exit_code == 2 and "WSL2" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

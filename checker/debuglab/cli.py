@@ -76,6 +76,8 @@ def main() -> None:
     debuglab session start --pair "Ada,Linus"   a pair session with swaps
     debuglab report --format html               your report, with pictures
     """
+    if sys.platform == "win32":  # process groups, rlimits, memray and termios are POSIX's
+        raise DebuglabError("debuglab runs on Linux and macOS; on Windows run it inside WSL2 (wsl --install, then pip install debuglab there)")
 
 
 def _lab(lab_id: str):

@@ -7,6 +7,8 @@ each loss's grad_fn metadata) catches a leaked graph exactly and early.
 
 from __future__ import annotations
 
+import os
+
 from debuglab.paths import PACKAGE_DIR as _PACKAGE_PATH
 from debuglab.probes.base import Probe
 from debuglab.verdict import Check
@@ -40,6 +42,22 @@ def _graph_tensors() -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor) and o.grad_fn is not None)
 
 
+SAMPLER_VARIABLE = "DEBUGLAB_HEAP_SAMPLER"  # mallinfo2 | malloc_zone | none: forces one (the tests run the fallback)
+
+
+def heap_sampler():
+    """(name, a function giving the bytes of heap in use now) for this platform: glibc's
+    mallinfo2 on Linux, malloc_zone_statistics on macOS, else ("none", None). Without a sampler,
+    verify does not stop a leaking run early; memray's record still gives the slope at its end."""
+    wanted = os.environ.get(SAMPLER_VARIABLE)
+    for name, make in (("mallinfo2", _mallinfo), ("malloc_zone", _malloc_zone)):
+        if wanted in (None, "", name):
+            sample = make()
+            if sample is not None:
+                return name, sample
+    return "none", None
+
+
 def _mallinfo():
     import ctypes
 
@@ -52,6 +70,29 @@ def _mallinfo():
     except (OSError, AttributeError):
         return None
     return lambda: (lambda m: m.uordblks + m.hblkhd)(libc.mallinfo2())
+
+
+def _malloc_zone():
+    """macOS: the bytes in use in all malloc zones (malloc_zone_statistics with a NULL zone)."""
+    import ctypes
+
+    class MallocStatistics(ctypes.Structure):
+        _fields_ = [("blocks_in_use", ctypes.c_uint), ("size_in_use", ctypes.c_size_t), ("max_size_in_use", ctypes.c_size_t), ("size_allocated", ctypes.c_size_t)]
+
+    try:
+        libc = ctypes.CDLL(None)
+        statistics = libc.malloc_zone_statistics
+    except (OSError, AttributeError):
+        return None
+    statistics.argtypes = [ctypes.c_void_p, ctypes.POINTER(MallocStatistics)]
+    statistics.restype = None
+
+    def sample() -> int:
+        stats = MallocStatistics()
+        statistics(None, ctypes.byref(stats))
+        return stats.size_in_use
+
+    return sample
 
 
 def growth(points: list[tuple[int, int]], max_points: int = 120) -> tuple[float, float]:
@@ -103,7 +144,10 @@ class MemoryProbe(Probe):
         self.kept: dict | None = None
         self.cuda = run.spec["device"] == "cuda" and torch.cuda.is_available()
         self.growth_target = run.spec["options"].get("memory_growth_bytes_per_step", 1024)
-        self.heap_now = (lambda: torch.cuda.memory_allocated()) if self.cuda else _mallinfo()
+        if self.cuda:
+            self.sampler, self.heap_now = "cuda", (lambda: torch.cuda.memory_allocated())
+        else:
+            self.sampler, self.heap_now = heap_sampler()
         self.samples: list[tuple[int, int]] = []
         self.wall_ms: list[float] = []
         self.time = time
@@ -201,7 +245,7 @@ class MemoryProbe(Probe):
     def finish(self, run) -> dict:
         import torch
 
-        summary = {"graphs_max": self.graphs_max, "wall_ms": self.wall_ms, "samples": self.samples, "kept_graphs": self.kept}
+        summary = {"graphs_max": self.graphs_max, "wall_ms": self.wall_ms, "samples": self.samples, "kept_graphs": self.kept, "sampler": self.sampler}
         if self.cuda:
             summary.update(
                 peak_bytes=torch.cuda.max_memory_allocated(),
@@ -235,6 +279,7 @@ class MemoryProbe(Probe):
         metrics["growth_sustained_bytes_per_step"] = round(sustained(points), 1)
         metrics["growth_rising_share"] = round(rising, 3)
         metrics["growth_points"] = len(points)
+        metrics["heap_sampler"] = summary.get("sampler")  # what stopped a leaking run early: mallinfo2, malloc_zone, cuda or none
         return metrics
 
     def judge(self, metrics: dict, context) -> list[Check]:
