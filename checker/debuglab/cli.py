@@ -99,7 +99,7 @@ def list_labs(as_json: bool, by_topic: bool) -> None:
     """The catalog grouped by family, each lab numbered in the recommended order (easy labs of
     every family first), with your status per lab. --by-topic: grouped by the course's topics."""
     from debuglab import catalog
-    from debuglab.workspace import duration
+    from debuglab.clock import duration
 
     workspace, progress, labs, rows, totals = _catalog_view()
     topics = catalog.topic_table(labs)
@@ -146,7 +146,7 @@ def _session_view(session: dict | None) -> dict | None:
     not the records it is kept as."""
     if session is None:
         return None
-    from debuglab.session import roles
+    from debuglab.clock import roles
 
     driver, navigator = roles(session)
     return {
@@ -208,8 +208,8 @@ def _next_row(workspace, progress: dict, labs: list, rows: list[dict]) -> dict |
 def progress(as_json: bool) -> None:
     """Your progress: per family, labs passed, time spent, hints taken and attempts; then each lab
     you have started, and the pair session under way."""
-    from debuglab.session import roles
-    from debuglab.workspace import active_session, duration
+    from debuglab.clock import roles
+    from debuglab.clock import active_session, duration
 
     workspace, data, labs, rows, totals = _catalog_view()
     session = active_session(data)

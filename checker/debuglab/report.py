@@ -19,7 +19,7 @@ import click
 
 from debuglab.charts import AFTER, BEFORE, number
 from debuglab.errors import DebuglabError
-from debuglab.workspace import duration, iso
+from debuglab.clock import duration, iso
 
 REPORT_FORMAT = "debuglab.report/1"  # what --merge accepts (name/version, as every --json output)
 ROOM_FORMAT = "debuglab.room/1"  # what --merge writes as JSON

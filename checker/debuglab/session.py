@@ -12,7 +12,8 @@ import sys
 import time
 
 from debuglab.errors import DebuglabError
-from debuglab.workspace import Workspace, active_session, iso
+from debuglab.clock import active_session, clock, driver_index, iso, next_swap_in, roles  # noqa: F401  (roles: the CLI's)
+from debuglab.workspace import Workspace
 
 DEFAULT_MINUTES = 60
 DEFAULT_SWAP_MINUTES = 10
@@ -25,35 +26,15 @@ def parse_pair(text: str) -> list[str]:
     return names
 
 
-def driver_index(session: dict, now: float) -> int:
-    interval = 60 * session["swap_minutes"]
-    scheduled = int(max(now - session["started_ts"], 0) // interval) if interval > 0 else 0
-    manual = sum(1 for swap in session.get("swaps", []) if swap.get("manual") and swap["ts"] <= now)
-    return (scheduled + manual) % len(session["pair"])
-
-
-def roles(session: dict, now: float | None = None) -> tuple[str, str]:
-    """(driver, navigator) at a moment."""
-    now = time.time() if now is None else now
-    pair = session["pair"]
-    i = driver_index(session, now)
-    return pair[i], pair[(i + 1) % len(pair)]
-
-
-def next_swap_in(session: dict, now: float) -> float:
-    interval = 60 * session["swap_minutes"]
-    return interval - (max(now - session["started_ts"], 0) % interval)
-
-
 def clock_line(session: dict, now: float | None = None) -> str:
     """One line for any screen: elapsed of planned, who drives, when the next swap is."""
     now = time.time() if now is None else now
     driver, navigator = roles(session, now)
-    elapsed = _mmss(now - session["started_ts"])
-    planned = f" of {_mmss(60 * session['minutes'])}" if session.get("minutes") else ""
+    elapsed = clock(now - session["started_ts"])
+    planned = f" of {clock(60 * session['minutes'])}" if session.get("minutes") else ""
     return (
         f"pair session {session['id']}  {elapsed}{planned}  driver {driver}, navigator {navigator}  "
-        f"swap in {_mmss(next_swap_in(session, now))}"
+        f"swap in {clock(next_swap_in(session, now))}"
     )
 
 
@@ -139,7 +120,7 @@ def summary(workspace: Workspace, session: dict) -> str:
     passed = sorted({e["lab"] for e in events if e["kind"] == "verify" and e.get("status") == "pass"})
     end = session.get("ended_ts") or time.time()
     lines = [
-        f"pair session {session['id']}: {' & '.join(session['pair'])}, {_mmss(end - session['started_ts'])}, "
+        f"pair session {session['id']}: {' & '.join(session['pair'])}, {clock(end - session['started_ts'])}, "
         f"{len(session.get('swaps', []))} swaps",
         f"labs worked on: {', '.join(session.get('labs', [])) or 'none'}",
         f"passed during the session: {', '.join(passed) or 'none'}",
@@ -214,8 +195,3 @@ def _note_scheduled_swaps(session: dict, now: float) -> None:
 
 def _latest(workspace: Workspace, session_id: int) -> dict:
     return next(s for s in workspace.load_progress()["sessions"] if s["id"] == session_id)
-
-
-def _mmss(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60:02d}:{seconds % 60:02d}"

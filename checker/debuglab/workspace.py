@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debuglab.catalog import Lab
+from debuglab.clock import active_session, duration, iso, roles  # noqa: F401  (duration: the CLI's)
 from debuglab.errors import DebuglabError
 
 STATE_DIR = ".debuglab"
@@ -221,28 +222,12 @@ class _ProgressEdit:
             self._lock = None
 
 
-def iso(ts: float | None = None) -> str:
-    """A moment as the progress file and the reports write it: local time with its offset."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
-
-
 def migrate(data: dict) -> dict:
     """Progress files of every earlier version read as the current one: nothing is dropped."""
     data.setdefault("labs", {})
     data.setdefault("events", [])  # version 2
     data.setdefault("sessions", [])  # version 2
     return data
-
-
-def active_session(progress: dict, now: float | None = None) -> dict | None:
-    """The pair session under way: started, not stopped, and not past its planned length."""
-    now = time.time() if now is None else now
-    for session in reversed(progress.get("sessions", [])):
-        if session.get("ended_ts") is None:
-            minutes = session.get("minutes")
-            if minutes is None or now < session["started_ts"] + 60 * minutes:
-                return session
-    return None
 
 
 def record_event(progress: "_ProgressEdit", lab_id: str, kind: str, status: str | None = None, now: float | None = None) -> dict:
@@ -260,8 +245,6 @@ def record_event(progress: "_ProgressEdit", lab_id: str, kind: str, status: str 
         event["status"] = status
     session = active_session(progress.data, now)
     if session is not None:
-        from debuglab.session import roles
-
         event["session"] = session["id"]
         event["driver"] = roles(session, now)[0]  # by the clock and the manual swaps, clock pane or not
         labs = session.setdefault("labs", [])
@@ -291,18 +274,6 @@ def record_run(workspace: Workspace, lab_id: str, series: str | None = None) -> 
         entry.setdefault("first_run", iso())
         entry["runs"] = entry.get("runs", 0) + 1
     workspace.save_series(lab_id, series, "run")
-
-
-def duration(seconds: float | None) -> str:
-    """12s, 4m 05s, 1h 02m: time spent as people read it."""
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 def family_totals(progress: dict, labs: list) -> dict[str, dict]:
