@@ -43,6 +43,7 @@ def test_list_json_gives_id_title_family_difficulty_status():
         "difficulty": 1,
         "area": "training loops",
         "topic": "zero_grad",
+        "topics": [],
         "status": "new",
         "active_s": 0.0,
         "time_to_pass_s": None,
