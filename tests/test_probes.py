@@ -97,12 +97,27 @@ def test_memory_probe_points_at_the_retaining_line():
     assert "model.encoder(torch.randn(256, 16))" in source[check.line - 1]
 
 
-def test_profiler_writes_a_chrome_trace():
+def test_profiler_writes_a_chrome_trace_of_three_steps_with_the_learners_lines():
+    """torch.profiler.schedule places the recorded steps; tensorboard_trace_handler writes the file;
+    with_stack puts the script's own lines in it (what Perfetto shows under each op)."""
     verdict = doctor("base")
     trace = Path(verdict.artifacts["trace"])
-    assert trace.name.endswith(".pt.trace.json")
+    assert trace.name.endswith(".pt.trace.json") and "trace_error" not in verdict.artifacts
     events = json.loads(trace.read_text())["traceEvents"]
     assert any(e.get("name", "").startswith("aten::") for e in events)
+    steps = {e["name"] for e in events if e.get("name", "").startswith("ProfilerStep#")}
+    assert len(steps) == 3, steps
+    script = Path(verdict.file).name
+    assert any(e.get("cat") == "python_function" and e.get("name", "").startswith(script) for e in events)
+
+
+def test_a_run_without_a_trace_says_why(tmp_path):
+    """A run that ends before the traced steps has no trace, and the verdict says why rather than
+    leaving the trace out silently."""
+    script = tmp_path / "short.py"
+    script.write_text((SCRIPTS / "base.py").read_text().replace("STEPS = 120", "STEPS = 4"))
+    verdict = run_doctor(script)
+    assert "trace" not in verdict.artifacts and verdict.artifacts["trace_error"] == "the run ended before the traced steps"
 
 
 def test_sync_probe_counts_only_the_learners_file():

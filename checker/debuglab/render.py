@@ -83,7 +83,9 @@ def verdict(v: Verdict, script_label: str) -> None:
         out.print(e(f"look at {script_label}:{line}"))
     artifacts = v.artifacts
     if artifacts.get("trace"):
-        out.print(f"[dim]trace: {e(artifacts['trace'])} (open in https://ui.perfetto.dev or TensorBoard)[/]")
+        out.print(f"[dim]trace: {e(artifacts['trace'])} (open in https://ui.perfetto.dev)[/]")
+    if artifacts.get("trace_error"):
+        out.print(f"[dim]trace: none ({e(artifacts['trace_error'])})[/]")
     if artifacts.get("cuda_memory_snapshot"):
         out.print(f"[dim]CUDA memory snapshot: {e(artifacts['cuda_memory_snapshot'])} (drag into https://pytorch.org/memory_viz)[/]")
     if artifacts.get("run_dir"):

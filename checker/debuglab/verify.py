@@ -348,6 +348,8 @@ def artifacts_of(evidence: Evidence) -> dict:
     trace = evidence.summary("profiler").get("trace")
     if trace:
         artifacts["trace"] = trace
+    elif evidence.summary("profiler").get("trace_error"):
+        artifacts["trace_error"] = evidence.summary("profiler")["trace_error"]  # why there is no trace: shown, not hidden
     memory = evidence.summary("memory").get("memray")
     if memory:
         artifacts["memory_profile"] = memory

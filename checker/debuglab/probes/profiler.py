@@ -1,5 +1,5 @@
 """Profiler: step time, time waiting on the DataLoader, host-device syncs per step, and a
-Chrome trace of a few steps after warm-up (Perfetto and TensorBoard's profiler plugin open it)."""
+Chrome trace of a few steps after warm-up (ui.perfetto.dev opens it)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ class ProfilerProbe(Probe):
         self.profiler = None
         self.trace_path = None
         self.trace_error = None
+        self.trace_started = False
+        self.trace_end = 0
         # Traced steps end before warm-up does, so the profiler's own memory and time stay out of the figures.
         self.trace_start = max(1, run.warmup_steps - TRACE_STEPS - 1)
         self.dataset_line = None
@@ -91,13 +93,11 @@ class ProfilerProbe(Probe):
             self._maybe_too_slow(run)
         record["syncs"], self.syncs = self.syncs, 0
         record["sync_wait"], self.sync_wait = self.sync_wait, 0.0
-        step = run.step
-        if step == self.trace_start:
+        if self.profiler is None and not self.trace_started:
+            self.trace_started = True
             self._start_trace(run)
         if self.profiler is not None:
-            record["profiled"] = True
-            if step >= self.trace_start + TRACE_STEPS:
-                self._stop_trace(run)
+            self._step_trace(run, record)
 
     def _maybe_too_slow(self, run) -> None:
         if self.too_slow_ms is None or len(self.step_ms) < SLOW_AFTER or len(self.step_ms) % 10:
@@ -114,36 +114,79 @@ class ProfilerProbe(Probe):
                      f"over 3 times the target of {self.too_slow_ms / 3:.2f} ms", symptom=True)
 
     def _start_trace(self, run) -> None:
+        """The profiler by the book: entered once, driven by prof.step() after each optimizer step
+        on a schedule (wait, one warm-up step, TRACE_STEPS recorded), the trace written by
+        tensorboard_trace_handler, and the Python stacks of the recorded steps (with_stack), so
+        Perfetto shows the learner's lines."""
+        import os
+        import socket
+
         import torch
-        from torch.profiler import ProfilerActivity, profile
+        from torch.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
 
         activities = [ProfilerActivity.CPU]
         if torch.cuda.is_available() and run.spec["device"] == "cuda":
             activities.append(ProfilerActivity.CUDA)
+        trace_dir = run.run_dir / "trace"
+        # <worker>.<timestamp>.pt.trace.json: the name TensorBoard's profiler plugin looks for
+        write = tensorboard_trace_handler(str(trace_dir), worker_name=f"{socket.gethostname()}_{os.getpid()}")
+
+        def on_trace_ready(prof) -> None:
+            try:
+                write(prof)
+                written = sorted(trace_dir.glob("*.pt.trace.json"), key=lambda p: p.stat().st_mtime)
+                self.trace_path = str(written[-1]) if written else None
+                if self.trace_path is None:
+                    self.trace_error = f"the profiler wrote no trace into {trace_dir}"
+            except Exception as exc:  # a full disk, an unwritable folder: the verdict says so
+                self.trace_error = f"the trace could not be written: {type(exc).__name__}: {exc}"
+
+        # prof.step() after step N starts step N + 1: wait until trace_start, warm up on it, record the next TRACE_STEPS.
+        wait = max(0, self.trace_start - run.step - 1)
+        self.trace_end = run.step + wait + 1 + TRACE_STEPS
         try:
-            self.profiler = profile(activities=activities)
+            self.profiler = profile(
+                activities=activities,
+                schedule=schedule(wait=wait, warmup=1, active=TRACE_STEPS, repeat=1),
+                on_trace_ready=on_trace_ready,
+                with_stack=True,
+            )
             with _native_stderr_silenced():  # Kineto logs "profiler_start" to fd 2: the learner's output
                 self.profiler.__enter__()
         except Exception as exc:  # the script may run a profiler of its own
-            self.profiler, self.trace_error = None, str(exc)
+            self.profiler, self.trace_error = None, f"the profiler could not start: {type(exc).__name__}: {exc}"
+
+    def _step_trace(self, run, record: dict) -> None:
+        from torch.profiler import ProfilerAction
+
+        profiler = self.profiler
+        if profiler.current_action != ProfilerAction.NONE:
+            record["profiled"] = True  # warm-up and recorded steps carry the profiler's cost: not timed
+        try:
+            with _native_stderr_silenced():
+                profiler.step()
+        except Exception as exc:
+            self._stop_trace(run)
+            self.trace_error = f"the profiler failed: {type(exc).__name__}: {exc}"
+            return
+        if run.step >= self.trace_end:
+            self._stop_trace(run)
 
     def _stop_trace(self, run) -> None:
-        import os
-        import socket
-
         profiler, self.profiler = self.profiler, None
-        with _native_stderr_silenced():
-            profiler.__exit__(None, None, None)
-        trace_dir = run.run_dir / "trace"
-        trace_dir.mkdir(exist_ok=True)
-        # The name TensorBoard's profiler plugin looks for: <worker>.<timestamp>.pt.trace.json
-        path = trace_dir / f"{socket.gethostname()}_{os.getpid()}.{int(time.time() * 1000)}.pt.trace.json"
-        profiler.export_chrome_trace(str(path))
-        self.trace_path = str(path)
+        try:
+            with _native_stderr_silenced():
+                profiler.__exit__(None, None, None)
+        except Exception as exc:
+            self.trace_error = self.trace_error or f"the profiler failed to stop: {type(exc).__name__}: {exc}"
+        if self.trace_path is None and self.trace_error is None:
+            self.trace_error = "the run ended before the traced steps"
 
     def finish(self, run) -> dict:
         if self.profiler is not None:
             self._stop_trace(run)
+        elif not self.trace_started and self.trace_error is None:
+            self.trace_error = "the run ended before the traced steps"
         return {
             "trace": self.trace_path,
             "trace_error": self.trace_error,
