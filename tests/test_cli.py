@@ -50,7 +50,11 @@ def test_list_json_gives_id_title_family_difficulty_status():
         "hints": 0,
         "attempts": 0,
         "runs": 0,
-        "solution_viewed": False,
+        "solution_viewed": None,
+        "attempts_to_pass": None,
+        "hints_to_pass": None,
+        "first_pass": None,
+        "solution_before_pass": False,
         "pristine_changed": False,
     }
 

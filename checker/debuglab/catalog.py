@@ -13,7 +13,7 @@ from debuglab import paths
 from debuglab.errors import DebuglabError
 
 FORMAT_VERSION = 1
-FAMILIES = ("crash", "grad", "dims", "loss", "leak", "nan", "data", "loop", "perf", "dist")
+# The families in the order the course teaches them (the recommended order within a difficulty).
 FAMILY_TITLES = {
     "crash": "tracebacks from code that looks right: fix the cause, not the message",
     "grad": "gradient flow: parts of the model that stop learning",
@@ -26,6 +26,7 @@ FAMILY_TITLES = {
     "perf": "device efficiency: syncs, transfers, batching",
     "dist": "torch.distributed: ranks that disagree",
 }
+FAMILIES = tuple(FAMILY_TITLES)
 PROBE_NAMES = ("grad_flow", "memory", "numerics", "profiler", "outcome", "dist", "loop_signals")
 SINGLE_PROCESS_PROBES = PROBE_NAMES[:5]  # what doctor runs; "dist" compares ranks of a torchrun job
 # The course areas learners prepare for; every lab trains one (lab.toml `area`), and `topic` says which part.
@@ -303,12 +304,9 @@ def all_labs() -> list[Lab]:
     return [load(i) for i in lab_ids()]
 
 
-RECOMMENDED_FAMILY_ORDER = FAMILIES
-
-
 def recommended_order(labs: list[Lab]) -> list[Lab]:
     """Easy labs first, families in the order the course teaches them."""
-    rank = {f: i for i, f in enumerate(RECOMMENDED_FAMILY_ORDER)}
+    rank = {f: i for i, f in enumerate(FAMILIES)}
     return sorted(labs, key=lambda lab: (lab.difficulty, rank.get(lab.family, 99), lab.id))
 
 

@@ -157,23 +157,19 @@ def _session_view(session: dict | None) -> dict | None:
 
 
 def _lab_row(n: int, lab, workspace, progress: dict) -> dict:
-    entry = progress["labs"].get(lab.id, {})
+    """The report's row of a lab (workspace.lab_record), with what list and progress add: the
+    recommended order, the course area and topics, "new" for a lab not started, and whether the
+    pristine lab changed since it was copied."""
+    from debuglab.workspace import lab_record
+
+    record = lab_record(lab.id, progress["labs"].get(lab.id, {}), lab)
     return {
         "order": n,
-        "id": lab.id,
-        "title": lab.title,
-        "family": lab.family,
-        "difficulty": lab.difficulty,
+        **record,
         "area": lab.area,
         "topic": lab.topic,
         "topics": list(lab.topics),
         "status": workspace.status(lab.id, progress),
-        "active_s": entry.get("active_s", 0.0),
-        "time_to_pass_s": entry.get("time_to_pass_s"),
-        "hints": entry.get("hints", 0),
-        "attempts": entry.get("attempts", 0),
-        "runs": entry.get("runs", 0),
-        "solution_viewed": bool(entry.get("solution_viewed")),
         "pristine_changed": workspace.pristine_changed(lab, progress),
     }
 

@@ -20,6 +20,7 @@ import click
 from debuglab.charts import AFTER, BEFORE, number
 from debuglab.errors import DebuglabError
 from debuglab.clock import duration, iso
+from debuglab.workspace import lab_record
 
 REPORT_FORMAT = "debuglab.report/1"  # what --merge accepts (name/version, as every --json output)
 ROOM_FORMAT = "debuglab.room/1"  # what --merge writes as JSON
@@ -40,7 +41,7 @@ def build(workspace, name: str | None = None, now: float | None = None) -> dict:
     known = {lab.id: lab for lab in labs}
     order = {lab.id: n for n, lab in enumerate(catalog.recommended_order(labs))}
     entries = progress.get("labs") if isinstance(progress.get("labs"), dict) else {}
-    rows = [_lab_row(lab_id, entry, known.get(lab_id)) for lab_id, entry in entries.items() if isinstance(entry, dict)]
+    rows = [lab_record(lab_id, entry, known.get(lab_id)) for lab_id, entry in entries.items() if isinstance(entry, dict)]
     rows.sort(key=lambda row: (order.get(row["id"], len(order)), row["id"]))
     families = list(catalog.FAMILIES) + sorted({row["family"] for row in rows} - set(catalog.FAMILIES))
     return {
@@ -64,31 +65,6 @@ def build(workspace, name: str | None = None, now: float | None = None) -> dict:
             for family in families
         ],
         "sessions": [_session_row(s, now) for s in _sessions(progress)],
-    }
-
-
-def _lab_row(lab_id: str, entry: dict, lab) -> dict:
-    def count(key):
-        value = number(entry.get(key))
-        return int(value) if value is not None else None
-
-    status = "passed" if entry.get("first_pass") else "attempted" if count("attempts") else "started"
-    return {
-        "id": lab_id,
-        "title": lab.title if lab else lab_id,  # a lab since removed from the catalog keeps its row
-        "family": lab.family if lab else lab_id.split("-")[0],
-        "difficulty": lab.difficulty if lab else None,
-        "status": status,
-        "active_s": number(entry.get("active_s")) or 0.0,
-        "time_to_pass_s": number(entry.get("time_to_pass_s")) if status == "passed" else None,
-        "attempts": count("attempts") or 0,
-        "attempts_to_pass": count("attempts_to_pass") if status == "passed" else None,
-        "hints": count("hints") or 0,
-        "hints_to_pass": count("hints_to_pass") if status == "passed" else None,
-        "runs": count("runs") or 0,
-        "first_pass": entry.get("first_pass") if isinstance(entry.get("first_pass"), str) else None,
-        "solution_viewed": entry.get("solution_viewed") if isinstance(entry.get("solution_viewed"), str) else None,
-        "solution_before_pass": bool(entry.get("solution_before_pass")),
     }
 
 

@@ -301,3 +301,33 @@ def take_hint(workspace: Workspace, lab: Lab) -> list[str]:
     if taken >= len(lab.hints):
         lines.append(f"that was the last hint; 'debuglab diff {lab.id}' shows what you changed so far")
     return lines
+
+
+def lab_record(lab_id: str, entry: dict, lab) -> dict:
+    """One lab's row as every view shows it (list, progress, the report), from its progress
+    entry; read defensively, since a report may merge files from other versions. `lab` is None
+    for a lab since removed from the catalog."""
+    from debuglab.charts import number
+
+    def count(key):
+        value = number(entry.get(key))
+        return int(value) if value is not None else None
+
+    status = "passed" if entry.get("first_pass") else "attempted" if count("attempts") else "started"
+    return {
+        "id": lab_id,
+        "title": lab.title if lab else lab_id,  # a lab since removed from the catalog keeps its row
+        "family": lab.family if lab else lab_id.split("-")[0],
+        "difficulty": lab.difficulty if lab else None,
+        "status": status,
+        "active_s": number(entry.get("active_s")) or 0.0,
+        "time_to_pass_s": number(entry.get("time_to_pass_s")) if status == "passed" else None,
+        "attempts": count("attempts") or 0,
+        "attempts_to_pass": count("attempts_to_pass") if status == "passed" else None,
+        "hints": count("hints") or 0,
+        "hints_to_pass": count("hints_to_pass") if status == "passed" else None,
+        "runs": count("runs") or 0,
+        "first_pass": entry.get("first_pass") if isinstance(entry.get("first_pass"), str) else None,
+        "solution_viewed": entry.get("solution_viewed") if isinstance(entry.get("solution_viewed"), str) else None,
+        "solution_before_pass": bool(entry.get("solution_before_pass")),
+    }
