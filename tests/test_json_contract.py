@@ -92,7 +92,15 @@ def test_doctor_output_conforms_and_a_nan_is_null_with_its_reason(tmp_path):
     assert result.returncode == 1 and any(f["id"] == "non-finite" for f in diagnosis["findings"])
     values = [v for v in diagnosis["metrics"].values() if isinstance(v, float)]
     assert all(math.isfinite(v) for v in values)
-    assert diagnosis.get("not_finite"), "a diverged loss was measured: its NaN must be listed as replaced by null"
+
+
+def test_a_nan_measurement_becomes_null_and_says_where():
+    from debuglab.verdict import Verdict
+
+    document = Verdict("nan-01", "fail", "loss is nan", metrics={"loss_last": float("nan"), "peak": float("inf"), "steps": 3}).to_json()
+    parsed = conforms("verdict", document)
+    assert parsed["metrics"] == {"loss_last": None, "peak": None, "steps": 3}
+    assert sorted(parsed["not_finite"]) == ["metrics.loss_last: nan", "metrics.peak: inf"]
 
 
 def test_selftest_writes_junit_xml_that_names_the_lab_the_case_and_what_was_measured(tmp_path):
