@@ -324,3 +324,31 @@ def test_a_run_stopped_for_slowness_never_passes(isolated, test_catalog):
     checks = verify._judge_rank(lab, Stopped(), profile, {}, [Probe()], None)
     step_time = next(c for c in checks if c.name == "step_time")
     assert step_time.status == "fail" and "9 ms" in step_time.message
+
+
+def test_at_a_terminal_list_and_progress_are_tables_and_in_a_pipe_plain_text(monkeypatch):
+    from click.testing import CliRunner
+
+    from debuglab import cli as commands
+    from debuglab import render
+
+    monkeypatch.setenv("DEBUGLAB_DATA", CATALOG_ENV["DEBUGLAB_DATA"])
+    from debuglab import catalog, paths
+
+    for cached in (paths.data_root, catalog.lab_ids, catalog.load):
+        cached.cache_clear()
+    plain = CliRunner().invoke(commands.main, ["list"])
+    assert plain.exit_code == 0 and "   1  loop-01" in plain.output and "┃" not in plain.output and "│" not in plain.output
+    monkeypatch.setattr(render, "fancy", lambda stream=None: True)
+    fancy = CliRunner().invoke(commands.main, ["list"])
+    assert fancy.exit_code == 0 and "│" in fancy.output and "Test lab: gradients add up" in fancy.output and "loop-01" in fancy.output
+    shown = CliRunner().invoke(commands.main, ["progress"])
+    assert shown.exit_code == 0 and "│" in shown.output and "all" in shown.output
+
+
+def test_a_rich_table_escapes_what_it_shows(capsys, monkeypatch):
+    from debuglab import render
+
+    render.table("title [/x]", ["a", "b"], [["[bold]x", "passed"], [None, 3]])
+    out = capsys.readouterr().out
+    assert "title [/x]" in out and "[bold]x" in out and "passed" in out

@@ -112,6 +112,20 @@ def list_labs(as_json: bool, by_topic: bool) -> None:
     if by_topic:
         _list_by_topic(topics, rows)
         return
+    from debuglab import render
+
+    if render.fancy():
+        for family in _families(rows):
+            t = totals[family]
+            figures = f"{t['passed']}/{t['labs']} passed, {duration(t['active_s'])}, {t['hints']} hints, {t['attempts']} attempts"
+            mine = sorted((r for r in rows if r["family"] == family), key=lambda r: r["order"])
+            render.table(f"{family}: {catalog.FAMILY_TITLES.get(family, '')} ({figures})", ["#", "lab", "level", "title", "status"],
+                         [[r["order"], r["id"], "*" * r["difficulty"], r["title"] + ("  (pristine lab changed: debuglab diff / reset)" if r["pristine_changed"] else ""), r["status"]] for r in mine],
+                         right=("#",))
+            click.echo()
+        upcoming = _next_row(workspace, progress, labs, rows)
+        click.echo(f"next in the recommended order (#{upcoming['order']}): debuglab run {upcoming['id']}" if upcoming else "every lab passed")
+        return
     width = max(len(r["title"]) for r in rows) if rows else 10
     for family in _families(rows):
         mine = sorted((r for r in rows if r["family"] == family), key=lambda r: r["order"])
@@ -213,6 +227,26 @@ def progress(as_json: bool) -> None:
         document = {"format": "debuglab.progress/1", "workspace": str(workspace.root), "families": totals,
                     "labs": [r for r in rows if r["status"] != "new"], "session": _session_view(session)}
         click.echo(json.dumps(document, indent=2))
+        return
+    from debuglab import render
+
+    started = [r for r in rows if r["status"] != "new"]
+    if render.fancy():
+        click.echo(f"workspace: {workspace.root}")
+        family_rows = [[f, f"{totals[f]['passed']}/{totals[f]['labs']}", duration(totals[f]["active_s"]), totals[f]["hints"], totals[f]["attempts"]] for f in _families(rows)]
+        family_rows.append(["all", f"{sum(t['passed'] for t in totals.values())}/{len(labs)}", duration(sum(t["active_s"] for t in totals.values())),
+                            sum(t["hints"] for t in totals.values()), sum(t["attempts"] for t in totals.values())])
+        render.table(None, ["family", "passed", "time", "hints", "attempts"], family_rows, right=("passed", "time", "hints", "attempts"))
+        if started:
+            click.echo()
+            render.table(None, ["lab", "status", "time", "to pass", "hints", "attempts", ""],
+                         [[r["id"], r["status"], duration(r["active_s"]), duration(r["time_to_pass_s"]), r["hints"], r["attempts"],
+                           ("solution viewed" if r["solution_viewed"] else "") + ("  pristine lab changed: debuglab diff / reset" if r["pristine_changed"] else "")]
+                          for r in started], right=("time", "to pass", "hints", "attempts"))
+        if session:
+            click.echo(f"\npair session {session['id']}: {' & '.join(session['pair'])}, driver now {roles(session)[0]}")
+        upcoming = _next_row(workspace, data, labs, rows)
+        click.echo(f"\nnext: debuglab run {upcoming['id']}" if upcoming else "\nevery lab passed")
         return
     click.echo(f"workspace: {workspace.root}")
     click.echo(f"{'family':<8} {'passed':>7}  {'time':>8}  {'hints':>5}  {'attempts':>8}")
@@ -577,7 +611,16 @@ def selftest(lab_ids: tuple[str, ...], as_json: bool, jobs: int, junit: Path | N
     if as_json:
         click.echo(json.dumps({"format": "debuglab.selftest/1", **report}, indent=2))
     else:
-        click.echo(runner.table(report))
+        from debuglab import render
+
+        if render.fancy():
+            render.table(None, ["lab", "case", "expected", "got", "seconds", "result"],
+                         [[r["lab"], r["case"], r["expected"], r["status"], f"{r['seconds']:.1f}",
+                           "ok" if r["ok"] else f"WRONG (failed: {', '.join(r['failed_checks']) or 'nothing'})"] for r in report["cases"]],
+                         right=("seconds",))
+            click.echo(runner.table(report).splitlines()[-1])
+        else:
+            click.echo(runner.table(report))
     sys.exit(0 if report["ok"] else 1)
 
 

@@ -57,6 +57,25 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True, width=width)
 
 
+def table(title: str | None, columns: list[str], rows: list[list], right: tuple[str, ...] = ()) -> None:
+    """A table for a person at a terminal (rich, every cell escaped; a cell that is a status
+    word gets its colour). Callers print plain aligned text in pipes and logs instead."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    statuses = {"passed": "bold green", "attempted": "bold red", "started": "yellow", "new": "dim", **STATUS_STYLE}
+    grid = Table(title=escape(title) if title else None, title_justify="left", title_style="bold", header_style="bold", show_edge=False, pad_edge=False)
+    for column in columns:
+        grid.add_column(column, justify="right" if column in right else "left")
+    for row in rows:
+        cells = []
+        for cell in row:
+            text = escape("" if cell is None else str(cell))
+            cells.append(f"[{statuses[str(cell)]}]{text}[/]" if str(cell) in statuses else text)
+        grid.add_row(*cells)
+    console().print(grid)
+
+
 def verdict(v: Verdict, script_label: str) -> None:
     """Every piece of text from the learner's run or files (messages, paths, measurements) is
     escaped: an exception message such as "[/tmp] not found" must print as it is."""
