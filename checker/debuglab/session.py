@@ -134,32 +134,45 @@ def summary(workspace: Workspace, session: dict) -> str:
 
 def run_clock(workspace: Workspace, session: dict, fancy: bool, tick_s: float = 1.0) -> dict:
     """Keep the clock on screen until the planned end (or Ctrl-C, which ends the session): the
-    time, who drives, and a banner with the terminal bell at each swap."""
+    time, who drives, and a banner with the terminal bell at each swap. At a terminal the clock is
+    one line redrawn in place (rich Live); in a log, a line a minute."""
+    from contextlib import nullcontext
+
+    live = None
+    if fancy:
+        from rich.live import Live
+        from rich.text import Text
+
+        from debuglab.render import console
+
+        live = Live(Text(clock_line(session)), console=console(), auto_refresh=False, transient=False)
     last_driver = roles(session)[0]
     last_plain = 0.0
     try:
-        while True:
-            now = time.time()
-            current = note_swaps(workspace, now)
-            if current is None or current["id"] != session["id"]:
-                break  # planned end reached, or stopped from another terminal
-            session = current
-            driver, navigator = roles(session, now)
-            if driver != last_driver:
-                banner = f"SWAP: {driver} drives now, {navigator} navigates"
-                print(("\a" if fancy else "") + (f"\r\033[K{banner}" if fancy else banner), flush=True)
-                last_driver = driver
-            if fancy:
-                sys.stdout.write("\r\033[K" + clock_line(session, now))
-                sys.stdout.flush()
-            elif now - last_plain >= 60:
-                print(clock_line(session, now), flush=True)
-                last_plain = now
-            time.sleep(tick_s)
+        with live if live is not None else nullcontext():
+            while True:
+                now = time.time()
+                current = note_swaps(workspace, now)
+                if current is None or current["id"] != session["id"]:
+                    break  # planned end reached, or stopped from another terminal
+                session = current
+                driver, navigator = roles(session, now)
+                if driver != last_driver:
+                    banner = f"SWAP: {driver} drives now, {navigator} navigates"
+                    if live is not None:
+                        live.console.bell()
+                        live.console.print(Text(banner, style="bold yellow"))
+                    else:
+                        print(banner, flush=True)
+                    last_driver = driver
+                if live is not None:
+                    live.update(Text(clock_line(session, now)), refresh=True)
+                elif now - last_plain >= 60:
+                    print(clock_line(session, now), flush=True)
+                    last_plain = now
+                time.sleep(tick_s)
     except KeyboardInterrupt:
         pass
-    if fancy:
-        print()
     finished = _latest(workspace, session["id"])
     if finished.get("ended_ts") is None:
         finished = stop(workspace)
