@@ -8,7 +8,6 @@ and the verify being recorded agree without talking to each other.
 
 from __future__ import annotations
 
-import sys
 import time
 
 from debuglab.errors import DebuglabError
