@@ -241,21 +241,14 @@ class ChildRun:
         )
 
     def _discover_model(self, optimizer) -> None:
+        """At the first step: the model is the root module (one whose forward was called from
+        outside any module) that holds the optimizer's parameters. Every root module's
+        parameters count as module parameters (a leaf outside them all is unregistered)."""
         for handle in self._discovery_handles:
             handle.remove()
-        owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        best, best_count = None, 0
         for module in self.root_modules:
-            count = 0
-            for p in module.parameters():
-                self.module_param_ids.add(id(p))
-                count += id(p) in owned
-            if count > best_count:
-                best, best_count = module, count
-        self.model = best
-        if best is not None:
-            self.param_names = {id(p): name for name, p in best.named_parameters()}
-        self.each_probe("on_model")
+            self.module_param_ids.update(id(p) for p in module.parameters())
+        self._adopt(self._trained_by(optimizer, self.root_modules))
 
     def _take_over(self, optimizer) -> None:
         """An optimizer built after training began (a resume from a checkpoint, a rebuilt model):
@@ -266,20 +259,28 @@ class ChildRun:
         import torch
 
         self.lead = optimizer
+        best = self._trained_by(optimizer, (o for o in gc.get_objects() if isinstance(o, torch.nn.Module)))
+        if best is not None:
+            self.module_param_ids.update(id(p) for p in best.parameters())
+            self._adopt(best)
+
+    @staticmethod
+    def _trained_by(optimizer, modules):
+        """The module holding the most of the optimizer's parameters (the larger one on a tie: a
+        wrapper rather than its submodule), or None."""
         owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
         best, best_key = None, (0, 0)
-        for obj in gc.get_objects():
-            if isinstance(obj, torch.nn.Module):
-                params = list(obj.parameters())
-                key = (sum(id(p) in owned for p in params), len(params))
-                if key[0] and key > best_key:
-                    best, best_key = obj, key
-        if best is None:
-            return
-        self.model = best
-        for p in best.parameters():
-            self.module_param_ids.add(id(p))
-        self.param_names = {id(p): name for name, p in best.named_parameters()}
+        for module in modules:
+            params = list(module.parameters())
+            key = (sum(id(p) in owned for p in params), len(params))
+            if key[0] and key > best_key:
+                best, best_key = module, key
+        return best
+
+    def _adopt(self, model) -> None:
+        self.model = model
+        if model is not None:
+            self.param_names = {id(p): name for name, p in model.named_parameters()}
         self.each_probe("on_model")
 
     def _before_step(self, optimizer, args, kwargs):
