@@ -45,8 +45,7 @@ class _Group(click.Group):
             # The command line did not parse, so --json was never read: the usage text as usual,
             # and the JSON document a program reading stdout expects.
             exc.show()
-            ctx.meta["json"] = True
-            click.echo(json.dumps({"format": "debuglab.error/1", "status": "usage", "message": exc.format_message(), "exit_code": exc.exit_code}))
+            _json_error("usage", exc.format_message(), exc.exit_code)
             ctx.exit(exc.exit_code)
 
     @staticmethod
@@ -55,9 +54,13 @@ class _Group(click.Group):
         stdout always gets JSON."""
         click.echo(line, err=True)
         if ctx.meta.get("json"):
-            message = line.split(": ", 2)[-1]
-            click.echo(json.dumps({"format": "debuglab.error/1", "status": status, "message": message, "exit_code": code}))
+            _json_error(status, line.split(": ", 2)[-1], code)
         ctx.exit(code)
+
+
+def _json_error(status: str, message: str, code: int) -> None:
+    """The debuglab.error/1 document a program reading stdout gets instead of its own."""
+    click.echo(json.dumps({"format": "debuglab.error/1", "status": status, "message": message, "exit_code": code}))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
