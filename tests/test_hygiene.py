@@ -126,3 +126,40 @@ def test_native_windows_gets_one_line_naming_wsl2_and_exit_2(monkeypatch):
     result = CliRunner().invoke(cli.main, ["list"])
     assert result.exit_code == 2 and "WSL2" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+RESUMED = '''"""A loop that builds a new optimizer halfway (a resume): the checker then scans the live objects
+for the model, which trips torch's deprecated `torch.distributed.reduce_op`."""
+import warnings
+
+import torch
+import torch.distributed  # noqa: F401  (imported by many training scripts; holds the deprecated proxy)
+import torch.nn as nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+weights = torch.randn(16, 4)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for step in range(120):
+    if step == 60:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        warnings.warn("the learner's own warning")
+    x = torch.randn(32, 16)
+    y = (x @ weights).argmax(dim=1)
+    loss = nn.functional.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+'''
+
+
+def test_the_checkers_own_warnings_stay_out_of_the_learners_output(tmp_path):
+    """A warning our code trips in the learner's process is silenced; the learner's own is not."""
+    from conftest import doctor
+
+    script = tmp_path / "resumed.py"
+    script.write_text(RESUMED)
+    v = doctor(script)
+    output = open(v.artifacts["output"]).read()
+    assert "the learner's own warning" in output, output
+    assert "reduce_op" not in output and output.count("Warning") == 1, output

@@ -13,6 +13,7 @@ import runpy
 import sys
 import time
 import traceback
+import warnings
 import weakref
 from pathlib import Path
 
@@ -25,6 +26,16 @@ class StopRun(BaseException):
     """Raised from the optimizer hook to end a run whose failure is already certain.
 
     A BaseException, so the script's own `except Exception` blocks do not swallow it."""
+
+
+class _quiet(warnings.catch_warnings):
+    """Around the checker's own work in the learner's process: a warning it trips (a deprecated
+    object met while scanning live objects, a probe's torch call) is not the learner's output.
+    The learner's own warnings, raised outside these blocks, print as usual."""
+
+    def __enter__(self):
+        super().__enter__()
+        warnings.simplefilter("ignore")
 
 
 class ChildRun:
@@ -196,8 +207,9 @@ class ChildRun:
 
     # -- probes that fail ------------------------------------------------------------------------
     def each_probe(self, phase: str, *args) -> None:
-        for probe in list(self.probes):
-            self.call_probe(probe, phase, *args)
+        with _quiet():
+            for probe in list(self.probes):
+                self.call_probe(probe, phase, *args)
 
     def call_probe(self, probe, phase: str, *args):
         """A probe's phase, guarded: a probe that raises is debuglab's fault, never the learner's.
@@ -259,7 +271,8 @@ class ChildRun:
         import torch
 
         self.lead = optimizer
-        best = self._trained_by(optimizer, (o for o in gc.get_objects() if isinstance(o, torch.nn.Module)))
+        with _quiet():  # isinstance on every live object trips deprecated proxies (torch.distributed.reduce_op)
+            best = self._trained_by(optimizer, [o for o in gc.get_objects() if isinstance(o, torch.nn.Module)])
         if best is not None:
             self.module_param_ids.update(id(p) for p in best.parameters())
             self._adopt(best)
@@ -329,10 +342,11 @@ class ChildRun:
         if self.summaries is None:
             self.flush()
             summaries = {}
-            for probe in list(self.probes):
-                summary = self.call_probe(probe, "finish")
-                if probe in self.probes:
-                    summaries[probe.name] = summary
+            with _quiet():
+                for probe in list(self.probes):
+                    summary = self.call_probe(probe, "finish")
+                    if probe in self.probes:
+                        summaries[probe.name] = summary
             self.summaries = summaries
         return self.summaries
 
