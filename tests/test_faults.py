@@ -157,6 +157,35 @@ def test_ctrl_c_ends_the_whole_process_tree(tmp_path):
     assert subprocess.run(["pgrep", "-f", str(script)], capture_output=True).stdout == b""
 
 
+def test_ctrl_c_stops_selftest_and_the_scripts_its_threads_run(tmp_path):
+    """selftest runs labs in worker threads, which never receive Ctrl-C themselves: the main
+    thread ends their scripts, no case starts after it, and nothing is written."""
+    import shutil
+
+    catalog = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, catalog)
+    fix = catalog / "fixtures" / "loop-01" / "fix.py"
+    fix.write_text("import time\ntime.sleep(300)\n" + fix.read_text())  # the reference run hangs
+    junit = tmp_path / "selftest.xml"
+    env = {**os.environ, "DEBUGLAB_DATA": str(catalog), "DEBUGLAB_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "debuglab", "selftest", "loop-01", "--jobs", "2", "--junit-xml", str(junit)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ours = ["pgrep", "-f", f"debuglab.harness.child {tmp_path}"]  # the child's spec lies in this test's cache
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not subprocess.run(ours, capture_output=True).stdout:
+        time.sleep(0.2)
+    assert subprocess.run(ours, capture_output=True).stdout, "the reference run never started"
+    time.sleep(1.0)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert time.monotonic() - started < 10, "selftest went on after Ctrl-C"
+    assert proc.returncode == 130 and "interrupted" in proc.stderr.read().decode()
+    time.sleep(0.5)
+    assert subprocess.run(ours, capture_output=True).stdout == b""
+    assert not junit.exists() and not list((tmp_path / "cache").rglob("calibration.json"))
+
+
 def test_a_reference_fix_that_fails_here_is_debuglabs_fault_exit_4(tmp_path):
     import shutil
 

@@ -51,8 +51,18 @@ def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int
         with cores.taken(lab.nproc):  # a distributed lab's ranks each need a core of their own
             return _run_lab(lab, cases_by_lab[lab.id], profile, device, progress, keep_metrics)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        per_lab = list(pool.map(judge, labs))
+    from debuglab.harness import runner
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = [pool.submit(judge, lab) for lab in labs]
+        per_lab = [future.result() for future in futures]
+    except KeyboardInterrupt:  # Ctrl-C reaches this thread only: end the scripts the others run
+        runner.interrupt()
+        pool.shutdown(wait=True, cancel_futures=True)
+        runner.resume()
+        raise
+    pool.shutdown()
     rows = [row for lab_rows in per_lab for row in lab_rows]
     return {
         "ok": all(r["ok"] for r in rows),

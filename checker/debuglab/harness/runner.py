@@ -8,6 +8,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,6 +68,45 @@ def _child_env(spec: RunSpec) -> dict:
     return env
 
 
+class Interrupted(KeyboardInterrupt):
+    """Raised in a thread running a script (selftest --jobs) when Ctrl-C reached the main thread:
+    its script has been ended, and no other starts."""
+
+
+_interrupt = threading.Event()
+WAIT_SLICE_S = 0.2  # how often a running script's thread looks for an interruption
+
+
+def interrupt() -> None:
+    """Ctrl-C for every thread: each running script is ended within WAIT_SLICE_S, none starts."""
+    _interrupt.set()
+
+
+def resume() -> None:
+    _interrupt.clear()
+
+
+def _check_interrupt() -> None:
+    if _interrupt.is_set():
+        raise Interrupted()
+
+
+def _wait(proc: subprocess.Popen, limit_s: float) -> None:
+    """proc.wait(limit_s) that also ends on interrupt() (raising Interrupted): a thread other
+    than the main one never receives Ctrl-C itself."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        _check_interrupt()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, limit_s)
+        try:
+            proc.wait(timeout=min(left, WAIT_SLICE_S))
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def kill_tree(pgid: int) -> None:
     """End the child's whole process group: DataLoader workers and anything the script started."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -124,6 +164,7 @@ def _start(spec: RunSpec, command: list[str], env: dict, pass_fds: tuple = ()) -
 
 
 def run_script(spec: RunSpec, on_event=None) -> RunResult:
+    _check_interrupt()
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     if spec.nproc > 1:
         return _run_distributed(spec, on_event)
@@ -139,10 +180,10 @@ def run_script(spec: RunSpec, on_event=None) -> RunResult:
     reader.start()
     timed_out = False
     try:
-        proc.wait(timeout=spec.time_limit_s)
+        _wait(proc, spec.time_limit_s)
     except subprocess.TimeoutExpired:
         timed_out = True
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C here, or interrupt() from the main thread
         kill_tree(proc.pid)
         proc.wait()
         reader.finish(0.5)
@@ -210,6 +251,7 @@ def _run_distributed(spec: RunSpec, on_event=None) -> RunResult:
     first_end = None
     try:
         while proc.poll() is None:
+            _check_interrupt()
             now = time.monotonic()
             if now - started > spec.time_limit_s:
                 timed_out = True
