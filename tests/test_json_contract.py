@@ -33,7 +33,7 @@ def conforms(name: str, text: str) -> dict:
     return document
 
 
-@pytest.mark.parametrize("name", ["verdict", "doctor", "list", "progress", "selftest", "report", "error"])
+@pytest.mark.parametrize("name", ["verdict", "doctor", "list", "progress", "selftest", "report", "error", "interview"])
 def test_each_schema_is_a_valid_schema_and_names_its_format(name):
     document = schema(name)
     jsonschema.Draft202012Validator.check_schema(document)
@@ -71,6 +71,16 @@ def test_list_progress_verify_report_and_errors_conform(tmp_path):
         result = cli(*args, env=ENV)
         error = conforms("error", result.stdout)
         assert result.returncode == code == error["exit_code"], result.stdout
+
+
+def test_the_interview_scorecard_conforms():
+    """A round with no run (a whole round with verdicts is validated in test_interview.py)."""
+    assert cli("interview", "start", "--lab", "loop-01", "--candidate", "Ada", env=ENV).returncode == 0
+    assert cli("interview", "grade", "debugging", "weak", "never ran the script", env=ENV).returncode == 0
+    assert cli("interview", "stop", env=ENV).returncode == 0
+    card = conforms("interview", cli("interview", "report", "--format", "json", env=ENV).stdout)
+    assert card["candidate"] == "Ada" and card["verifies"] == [] and card["time_to_first_run_s"] is None
+    assert next(c for c in card["criteria"] if c["id"] == "debugging")["grade"]["grade"] == "weak"
 
 
 def test_doctor_output_conforms_and_a_nan_is_null_with_its_reason(tmp_path):

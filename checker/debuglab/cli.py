@@ -78,6 +78,7 @@ def main() -> None:
     debuglab progress             per family: passed, time, hints, attempts
     debuglab session start --pair "Ada,Linus"   a pair session with swaps
     debuglab report --format html               your report, with pictures
+    debuglab interview start --level 1          a timed debugging interview round
     """
     if sys.platform == "win32":  # process groups, rlimits, memray and termios are POSIX's
         raise DebuglabError("debuglab runs on Linux and macOS; on Windows run it inside WSL2 (wsl --install, then pip install debuglab there)")
@@ -423,7 +424,10 @@ def hint(lab_id: str) -> None:
     """The next hint on LAB's ladder, from symptom to mechanism to fix (each one is recorded)."""
     lab = _lab(lab_id)
     workspace = _workspace()
+    from debuglab.interview import refuse_if_locked
     from debuglab.workspace import take_hint
+
+    refuse_if_locked(workspace)
 
     for line in take_hint(workspace, lab):
         click.echo(line)
@@ -440,6 +444,9 @@ def solution(lab_id: str, force: bool) -> None:
 
     lab = _lab(lab_id)
     workspace = _workspace()
+    from debuglab.interview import refuse_if_locked
+
+    refuse_if_locked(workspace)
     passed = bool(workspace.load_progress()["labs"].get(lab.id, {}).get("first_pass"))
     if not passed and not force:
         raise DebuglabError(
@@ -587,6 +594,127 @@ def session_stop() -> None:
 
     workspace = _workspace()
     click.echo(sessions.summary(workspace, sessions.stop(workspace)))
+
+
+@main.group()
+def interview() -> None:
+    """Debugging interviews: a lab the candidate has not seen, as round-N/train.py under a clock;
+    they see only what a user of the script would, the record keeps everything for the scorecard.
+
+    \b
+    debuglab interview start --level 1 --candidate Ada   a fresh lab, 45 minutes
+    debuglab interview run | verify     the candidate runs or judges round-N/train.py
+    debuglab interview note "TEXT"      a hypothesis or observation, with the time
+    debuglab interview hint             the interviewer unlocks the next hint
+    debuglab interview stop             ends the round (so does the clock)
+    debuglab interview grade gradients strong "why"    the interviewer's grade
+    debuglab interview report --format html            the scorecard, once the round ended
+    """
+
+
+@interview.command("start")
+@click.option("--lab", "lab_id", default=None, metavar="LAB", help="The round's lab (default: one the workspace has not started, at random).")
+@click.option("--level", type=click.IntRange(1, 3), default=None, help="Pick a lab of this difficulty (1 to 3).")
+@click.option("--area", default=None, help='Pick a lab of this course area, e.g. "training loops".')
+@click.option("--minutes", default=45.0, show_default=True, type=float, help="The round's length; a command after it ends the round.")
+@click.option("--candidate", default=None, help="Who the scorecard is about.")
+@click.option("--practice", is_flag=True, help="A round for one person: the scorecard ends with the solution and labs to practise.")
+def interview_start(lab_id: str | None, level: int | None, area: str | None, minutes: float, candidate: str | None, practice: bool) -> None:
+    """Start a round: the lab copied as round-N/train.py and its incident report, nothing that
+    names the lab. Hints and solutions are locked until the round ends."""
+    from debuglab import interview as rounds
+
+    workspace = _workspace()
+    started, incident = rounds.start(workspace, lab_id, level, area, minutes, candidate, practice)
+    click.echo(incident.rstrip() + "\n")
+    for line in rounds.started_lines(workspace, started):
+        click.echo(line)
+
+
+@interview.command("run")
+@_device_option
+def interview_run(device: str | None, profile_name: str | None) -> None:
+    """Run the round's script (its output is yours), then its loss, memory and step-time figures."""
+    from debuglab import interview as rounds
+    from debuglab import profiles
+
+    profile = profiles.choose(device, profile_name)
+    lines, code = rounds.run(_workspace(), profile, device or profile.device)
+    for line in lines:
+        click.echo(line)
+    sys.exit(code)
+
+
+@interview.command("verify")
+@_device_option
+def interview_verify(device: str | None, profile_name: str | None) -> None:
+    """Judge the round's script: pass or fail, with what a user would see (exit 0 pass, 1 fail,
+    3 the script errored)."""
+    from debuglab import interview as rounds
+    from debuglab import profiles, render
+
+    profile = profiles.choose(device, profile_name)
+    device = device or profile.device
+    with render.run_progress() as progress:
+        lines, code = rounds.verify(_workspace(), profile, device, progress=progress)
+    for line in lines:
+        click.echo(line)
+    sys.exit(code)
+
+
+@interview.command("note")
+@click.argument("text")
+def interview_note(text: str) -> None:
+    """Record a hypothesis or an observation with the time, for the scorecard."""
+    from debuglab import interview as rounds
+
+    click.echo(rounds.note(_workspace(), text))
+
+
+@interview.command("hint")
+def interview_hint() -> None:
+    """The interviewer unlocks the round's next hint (recorded); shows the hints unlocked so far."""
+    from debuglab import interview as rounds
+
+    for line in rounds.unlock_hint(_workspace()):
+        click.echo(line)
+
+
+@interview.command("stop")
+def interview_stop() -> None:
+    """End the running round."""
+    from debuglab import interview as rounds
+
+    click.echo(rounds.stop(_workspace()))
+
+
+@interview.command("grade")
+@click.argument("criterion", metavar="CRITERION")
+@click.argument("grade", metavar="strong|mixed|weak")
+@click.argument("why")
+def interview_grade(criterion: str, grade: str, why: str) -> None:
+    """The interviewer's grade of a rubric criterion (nn-module, shapes, gradients, training-loop,
+    debugging): it overrules the scorecard's suggestion, which is kept beside it."""
+    from debuglab import interview as rounds
+
+    click.echo(rounds.grade(_workspace(), criterion, grade, why))
+
+
+@interview.command("report")
+@click.option("--format", "fmt", type=click.Choice(["md", "json", "html"]), default="md", show_default=True)
+@click.option("--output", "-o", default=None, help="File to write ('-': stdout). Default: stdout; for html, debuglab-interview-round-N.html here.")
+@click.option("--round", "number", type=int, default=None, help="Which round (default: the last).")
+def interview_report(fmt: str, output: str | None, number: int | None) -> None:
+    """The scorecard of the last round (after it ended): the lab, time to first run and to pass,
+    verifies, hints, the final diff, and each rubric criterion with its evidence."""
+    from debuglab import interview as rounds
+    from debuglab import interview_render
+    from debuglab.report import _emit, _json
+
+    workspace = _workspace()
+    card = rounds.build(workspace, number)
+    text = interview_render.to_html(card, workspace) if fmt == "html" else _json(card) if fmt == "json" else interview_render.to_markdown(card)
+    _emit(text, output or (f"debuglab-interview-round-{card['round']}.html" if fmt == "html" else "-"))
 
 
 @main.command()

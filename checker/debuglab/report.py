@@ -392,14 +392,15 @@ def _html_tables(tables: list[tuple]) -> list[str]:
     return parts
 
 
-def _page(title: str, body: list[str]) -> str:
+def _page(title: str, body: list[str], style: str = "") -> str:
+    """A whole page: the report's style, plus `style` for pages with parts of their own (the interview scorecard)."""
     return "\n".join(
         [
             "<!doctype html>",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{escape(title)}</title>",
-            f"<style>{STYLE}</style>",
+            f"<style>{STYLE}{style}</style>",
             "</head><body><main>",
             *body,
             "</main></body></html>",

@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from debuglab.errors import DebuglabError
+
 KEYS_HELP = "r re-run   h hint   q quit"
 
 
@@ -253,7 +255,14 @@ def _watch_lab(lab, workspace, profile, device, keys: Keys, poll: bool, manual: 
             elif action == "r":
                 verify_now()
             elif action == "h":
-                for line in take_hint(workspace, lab):
+                from debuglab.interview import refuse_if_locked
+
+                try:
+                    refuse_if_locked(workspace)  # an interview round locks every lab's hints, here too
+                    lines = take_hint(workspace, lab)
+                except DebuglabError as exc:
+                    lines = [f"debuglab: {exc}"]
+                for line in lines:
                     echo(line)
             elif action == "n" and state["passed_next"] is not None:
                 return state["passed_next"]

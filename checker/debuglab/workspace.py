@@ -159,12 +159,7 @@ class Workspace:
     def save_progress(self, data: dict) -> None:
         self.ensure()
         data["version"] = PROGRESS_VERSION
-        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".progress.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.progress_path)  # atomic: a crash leaves the old file or the new one
+        write_json_atomic(self.progress_path, data)
 
     def next_lab(self, labs: list[Lab], progress: dict, skip: str | None = None) -> Lab | None:
         """The first lab of `labs` (in the recommended order) not passed yet, other than `skip`."""
@@ -192,13 +187,7 @@ class _ProgressEdit:
 
     def __enter__(self) -> "_ProgressEdit":
         self.workspace.ensure()
-        self._lock = open(self.workspace.state_dir / "progress.lock", "a")
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; edits are still atomic, one at a time per process
-            fcntl = None
-        if fcntl is not None:
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self._lock = lock_file(self.workspace.state_dir / "progress.lock")
         try:
             self.data = self.workspace.load_progress()
         except BaseException:
@@ -220,6 +209,28 @@ class _ProgressEdit:
         if self._lock is not None:
             self._lock.close()  # closing the file releases the lock
             self._lock = None
+
+
+def lock_file(path: Path):
+    """An open file holding an exclusive advisory lock on `path`; closing it releases the lock.
+    Every JSON state file of the workspace is edited under one of these."""
+    handle = open(path, "a")
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; edits are still atomic, one at a time per process
+        return handle
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON so that a crash leaves the old file or the new one, never half of either."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def migrate(data: dict) -> dict:
