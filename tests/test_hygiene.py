@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from dataclasses import replace
 
 from conftest import TEST_CATALOG
@@ -163,3 +164,50 @@ def test_the_checkers_own_warnings_stay_out_of_the_learners_output(tmp_path):
     output = open(v.artifacts["output"]).read()
     assert "the learner's own warning" in output, output
     assert "reduce_op" not in output and output.count("Warning") == 1, output
+
+
+LITTERING = '''"""A loop with DataLoader workers (multiprocessing makes a pymp-* folder) and a folder of its own
+from tempfile, never removed: what a run ended by a signal leaves in /tmp."""
+import tempfile
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+
+print("temp folder:", tempfile.mkdtemp(prefix="mine-"))
+torch.manual_seed(0)
+x = torch.randn(512, 16)
+y = (x @ torch.randn(16, 4)).argmax(dim=1)
+loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, num_workers=2)
+model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    for xb, yb in loader:
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+'''
+
+
+def test_a_run_leaves_nothing_in_the_temporary_folder(tmp_path):
+    """The script's temporary files (its own, DataLoader workers', torchrun's) live in a folder of
+    the run's, removed after it: nothing is left in the machine's temporary folder."""
+    import shutil
+    import tempfile
+
+    from conftest import cli
+
+    # A short path, as /tmp is: multiprocessing's sockets live in it (AF_UNIX: 107 bytes at most).
+    temp = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))
+    try:
+        script = tmp_path / "littering.py"
+        script.write_text(LITTERING)
+        result = cli("doctor", str(script), "--time-limit", "120", env={"TMPDIR": str(temp)})
+        assert result.returncode == 0, result.stdout + result.stderr
+        output = next((tmp_path / "cache").rglob("output.log")).read_text()
+        used = output.split("temp folder:", 1)[1].split()[0]
+        assert used.startswith(str(temp)), output  # the run's own folder, under the machine's
+        assert list(temp.iterdir()) == []
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

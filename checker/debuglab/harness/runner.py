@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -57,11 +59,16 @@ class RunResult:
         return [r for e in self.events if e["kind"] == "steps" for r in e["records"]]
 
 
-def _child_env(spec: RunSpec) -> dict:
+def _child_env(spec: RunSpec, scratch: Path) -> dict:
     env = dict(os.environ)
     # The child imports debuglab from wherever this process found it (wheel or checkout).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_DIR.parent), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
+    # The run's temporary files (torchrun's log folders, multiprocessing's sockets, the script's
+    # own tempfile folders) go to a folder removed after the run: a process group ended by a signal
+    # never cleans up after itself, and /tmp would fill with a folder per run. Kept short for
+    # AF_UNIX socket paths.
+    env["TMPDIR"] = str(scratch)
     env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(spec.threads)
     if spec.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # the lab's own device choice then falls back to the CPU
@@ -166,14 +173,22 @@ def _start(spec: RunSpec, command: list[str], env: dict, pass_fds: tuple = ()) -
 def run_script(spec: RunSpec, on_event=None) -> RunResult:
     _check_interrupt()
     spec.run_dir.mkdir(parents=True, exist_ok=True)
-    if spec.nproc > 1:
-        return _run_distributed(spec, on_event)
+    scratch = Path(tempfile.mkdtemp(prefix="dl-"))
+    try:
+        if spec.nproc > 1:
+            return _run_distributed(spec, scratch, on_event)
+        return _run_single(spec, scratch, on_event)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the process tree has been ended by now
+
+
+def _run_single(spec: RunSpec, scratch: Path, on_event=None) -> RunResult:
     token = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
     spec_path = _write_spec(spec, token, {"channel_fd": write_fd})
     started = time.monotonic()
     try:
-        proc, output_path = _start(spec, [sys.executable, "-m", "debuglab.harness.child", str(spec_path)], _child_env(spec), (write_fd,))
+        proc, output_path = _start(spec, [sys.executable, "-m", "debuglab.harness.child", str(spec_path)], _child_env(spec, scratch), (write_fd,))
     finally:
         os.close(write_fd)
     reader = ChannelReader(read_fd, token, on_event)
@@ -209,7 +224,7 @@ def run_script(spec: RunSpec, on_event=None) -> RunResult:
 RANK_GRACE_S = 10.0  # once one rank has ended, how long the others get before the job is ended
 
 
-def _run_distributed(spec: RunSpec, on_event=None) -> RunResult:
+def _run_distributed(spec: RunSpec, scratch: Path, on_event=None) -> RunResult:
     """The script under torchrun, every rank under the probes. torchrun's workers do not inherit
     our pipe, so each rank writes to a named pipe of its own in the run folder. torchrun starts
     each worker in a session of its own: the ranks' process groups are ended one by one."""
@@ -228,7 +243,7 @@ def _run_distributed(spec: RunSpec, on_event=None) -> RunResult:
         "--monitor-interval=0.5", "-m", "debuglab.harness.child", str(spec_path),
     ]
     started = time.monotonic()
-    env = _child_env(spec)
+    env = _child_env(spec, scratch)
     env["TORCHELASTIC_ERROR_FILE"] = str(spec.run_dir / "torchrun-error.json")
     proc, output_path = _start(spec, command, env)
     for reader in readers:
