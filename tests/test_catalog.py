@@ -134,3 +134,53 @@ def test_each_red_flag_is_the_bug_of_a_lab(flag):
     assert lab_id in LAB_IDS, f"no lab for the red flag: {flag}"
     lab = catalog.load(lab_id)
     assert lab.expect_broken == check and words in lab.topic
+
+
+# GPU-only labs: `[expect] gpu_only = "REASON"` (docs/authoring-labs.md, "GPU-only labs").
+GPU_REASON = "the copies it teaches exist only beside a GPU"
+
+
+def gpu_only_toml(tmp_path, expect: str) -> "Path":
+    """The test catalog's lab.toml with its [expect] table replaced."""
+    from conftest import TEST_CATALOG
+
+    toml = (TEST_CATALOG / "labs" / "loop-01" / "lab.toml").read_text(encoding="utf-8")
+    path = tmp_path / "lab.toml"
+    path.write_text(toml.replace('[expect]\nbroken = "zero_grad"', f"[expect]\n{expect}"))
+    return path
+
+
+def test_a_gpu_only_lab_skips_its_check_on_any_device_but_a_cuda_gpu(tmp_path):
+    lab = catalog.parse_lab("loop-99", gpu_only_toml(tmp_path, f'broken = "step_time"\ngpu_only = "{GPU_REASON}"'))
+    assert lab.expect_broken == "step_time" and lab.gpu_only == GPU_REASON
+    assert lab.skips_on("cpu") and lab.skips_on("mps") and not lab.skips_on("cuda")
+    note = lab.skip_note("cpu")
+    assert "costs a GPU, not a CPU" in note and "step_time check is skipped" in note and note.endswith(GPU_REASON)
+    assert lab.skip_note("mps").startswith("this lab's bug costs a CUDA GPU, not this mps device: on this machine (mps)")
+    plain = catalog.parse_lab("loop-99", gpu_only_toml(tmp_path, 'broken = "step_time"'))
+    assert not plain.gpu_only and not plain.skips_on("cpu")
+
+
+@pytest.mark.parametrize(
+    "expect, problem",
+    [
+        ('broken = "step_time"\ngpu_only = "  "', "is empty"),
+        ('broken = "step_time"\ngpu_only = true', "must be a string"),
+        (f'broken = "zero_grad"\ngpu_only = "{GPU_REASON}"', "does not depend on the device"),
+    ],
+)
+def test_a_malformed_gpu_only_key_is_named_in_one_line(tmp_path, expect, problem):
+    path = gpu_only_toml(tmp_path, expect)
+    with pytest.raises(catalog.DebuglabError) as raised:
+        catalog.parse_lab("loop-99", path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: key 'expect.gpu_only' ") and problem in message and "\n" not in message
+
+
+def test_the_shipped_gpu_only_labs_fail_a_device_check_and_say_so_in_their_report():
+    gpu_labs = [lab for lab in LABS if lab.gpu_only]
+    assert {lab.id for lab in gpu_labs} >= {"perf-04", "perf-05"}
+    for lab in gpu_labs:
+        assert lab.expect_broken in catalog.DEVICE_CHECKS
+        readme = lab.readme_path.read_text(encoding="utf-8")
+        assert "without a CUDA GPU" in readme and "skipped" in readme, f"{lab.id}: its README must say what a CPU run shows"

@@ -352,3 +352,19 @@ def test_a_rich_table_escapes_what_it_shows(capsys, monkeypatch):
     render.table("title [/x]", ["a", "b"], [["[bold]x", "passed"], [None, 3]])
     out = capsys.readouterr().out
     assert "title [/x]" in out and "[bold]x" in out and "passed" in out
+
+
+def test_list_marks_a_gpu_only_lab_and_show_says_why_its_check_is_skipped_here(tmp_path):
+    catalog = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, catalog)
+    toml = catalog / "labs" / "loop-01" / "lab.toml"
+    toml.write_text(toml.read_text().replace('broken = "zero_grad"', 'broken = "step_time"\ngpu_only = "the slowness shows on a GPU only"'))
+    env = {"DEBUGLAB_DATA": str(catalog), "CUDA_VISIBLE_DEVICES": ""}  # judged as a CPU, even on a GPU machine
+    listed = cli("list", env=env)
+    assert listed.returncode == 0 and "Test lab: gradients add up  [GPU]" in listed.stdout and "[GPU]: the lab's bug costs a CUDA GPU" in listed.stdout
+    assert "[GPU]" not in json.dumps(json.loads(cli("list", "--json", env=env).stdout))  # --json rows keep their schema
+    shown = cli("show", "loop-01", env=env)
+    assert shown.returncode == 0
+    assert "note: this lab's bug costs a GPU, not a CPU: on this machine (cpu) its step_time check is skipped: the slowness shows on a GPU only" in shown.stdout
+    plain = cli("show", "loop-01", env=CATALOG_ENV)
+    assert "note:" not in plain.stdout

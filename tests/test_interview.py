@@ -398,3 +398,20 @@ def test_the_static_read_finds_the_catalogs_bugs_and_passes_every_reference_fix(
         assert flagged == ({expected[lab.id]} if lab.id in expected else set()), lab.id
         assert findings(lab.fix_path.read_text()) == [], lab.id
         ast.parse(pristine)
+
+
+def test_a_random_round_skips_gpu_only_labs_off_the_gpu(tmp_path, monkeypatch):
+    """Off a CUDA GPU a GPU-only lab's untouched script passes, so no random round picks it there."""
+    from types import SimpleNamespace
+
+    from debuglab import profiles
+    from debuglab.workspace import Workspace
+
+    monkeypatch.setattr(interview.random, "SystemRandom", lambda: SimpleNamespace(choice=lambda labs: labs))  # every candidate
+    workspace = Workspace(tmp_path / "workspace")
+    gpu_only = {lab.id for lab in catalog.all_labs() if lab.gpu_only}
+    assert gpu_only
+    monkeypatch.setattr(profiles, "detect_device", lambda: "cpu")
+    assert not gpu_only & {lab.id for lab in interview.pick_lab(workspace, {"rounds": []}, None, None)}
+    monkeypatch.setattr(profiles, "detect_device", lambda: "cuda")
+    assert gpu_only <= {lab.id for lab in interview.pick_lab(workspace, {"rounds": []}, None, None)}

@@ -77,3 +77,50 @@ def test_a_distributed_lab_waits_for_a_core_per_rank():
     assert order == ["single starts", "single ends", "two ranks start"]
     with cores.taken(8):  # more ranks than cores: it takes them all, and does not wait forever
         assert cores.free == 0
+
+
+def gpu_only_catalog(tmp_path):
+    """The small test catalog with its lab turned GPU-only: the check it names is step_time, which
+    its slow decoy (collect_every_step) fails; its pristine script still fails zero_grad."""
+    import shutil
+
+    from conftest import TEST_CATALOG
+
+    root = tmp_path / "catalog"
+    shutil.copytree(TEST_CATALOG, root)
+    toml = root / "labs" / "loop-01" / "lab.toml"
+    toml.write_text(toml.read_text().replace('broken = "zero_grad"', 'broken = "step_time"\ngpu_only = "a test: its slowness is judged on a GPU only"'))
+    return root
+
+
+def test_off_the_gpu_selftest_expects_a_gpu_only_labs_check_to_pass(tmp_path, monkeypatch):
+    from debuglab import paths, selftest
+
+    monkeypatch.setenv("DEBUGLAB_DATA", str(gpu_only_catalog(tmp_path)))
+    paths.data_root.cache_clear(), catalog.lab_ids.cache_clear(), catalog.load.cache_clear()
+    lab = catalog.load("loop-01")
+    on_gpu = {name: expected for name, _, expected in selftest.cases(lab, "cuda")}
+    on_cpu = {name: expected for name, _, expected in selftest.cases(lab, "cpu")}
+    assert on_gpu == {"fix": "pass", "broken": "step_time", "decoy collect_every_step": "step_time", "decoy lower_lr": "zero_grad"}
+    # what only a GPU can judge must pass elsewhere; what any device catches is still expected
+    assert on_cpu == {"fix": "pass", "broken": "pass", "decoy collect_every_step": "pass", "decoy lower_lr": "zero_grad"}
+
+
+def test_off_the_gpu_verify_skips_the_gpu_only_check_and_says_why(tmp_path, monkeypatch):
+    """For real, on this CPU: the slow decoy passes with step_time skipped and the reason in the
+    verdict's message; the pristine script, which also leaks gradients, still fails for that."""
+    from debuglab import paths, profiles, selftest, verify
+
+    monkeypatch.setenv("DEBUGLAB_DATA", str(gpu_only_catalog(tmp_path)))
+    for cached in (paths.data_root, catalog.lab_ids, catalog.load, profiles.all_profiles):
+        cached.cache_clear()
+    lab = catalog.load("loop-01")
+    profile = profiles.choose(None, "cpu")
+    decoy = next(p for p in lab.decoys() if p.stem == "collect_every_step")
+    v = verify.verify(lab, decoy, profile, "cpu", tmp_path / "runs")
+    step_time = next(c for c in v.checks if c.name == "step_time")
+    assert v.status == "pass" and step_time.status == "skip", v.message
+    assert "costs a GPU, not a CPU" in v.message and "judged on a GPU only" in v.message and step_time.message == lab.skip_note("cpu")
+    broken = verify.verify(lab, lab.train_path, profile, "cpu", tmp_path / "runs")
+    assert broken.status == "fail" and "zero_grad" in [c.name for c in broken.failed()]
+    assert not selftest._as_intended(lab, "broken", "pass", broken, [c.name for c in broken.failed()])

@@ -73,6 +73,10 @@ CHECK_NAMES = (
     "rank_consistency",
 )
 ID_PATTERN = re.compile(r"^[a-z]+-\d\d$")
+# Checks whose measurement a CUDA GPU changes (time, syncs, memory): the only ones `[expect] gpu_only`
+# may name, and the device where such a lab's bug shows.
+DEVICE_CHECKS = ("step_time", "host_syncs", "dataloader_wait", "memory_growth", "peak_memory")
+GPU_DEVICE = "cuda"
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class Lab:
     nproc: int = 1
     topics: tuple[str, ...] = ()
     expect_error: str = ""  # with expect_broken "error": text the script's exception must contain
+    gpu_only: str = ""  # why expect_broken shows only on a CUDA GPU; elsewhere that check is skipped
     loss_drop: float | None = None
     outcome: tuple[Bound, ...] = ()
     targets: dict = field(default_factory=dict, compare=False, hash=False)
@@ -150,6 +155,15 @@ class Lab:
     def alternatives(self) -> list[Path]:
         """Correct fixes other than the reference (each must pass)."""
         return sorted((self.fixture_dir / "alternatives").glob("*.py"))
+
+    def skips_on(self, device: str) -> bool:
+        """A GPU-only lab's expected check is skipped on any other device: its pristine passes there."""
+        return bool(self.gpu_only) and device != GPU_DEVICE
+
+    def skip_note(self, device: str) -> str:
+        """What run, verify and show say on a device where the lab's bug does not show."""
+        costs = "a GPU, not a CPU" if device == "cpu" else f"a CUDA GPU, not this {device} device"
+        return f"this lab's bug costs {costs}: on this machine ({device}) its {self.expect_broken} check is skipped: {self.gpu_only}"
 
     def targets_for(self, profile_name: str) -> dict:
         """The lab's overrides of profile targets: [targets] then [targets.<profile>]."""
@@ -250,6 +264,11 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
     expect_error = expect.get("error", str, required=False, default="")
     if broken == CRASH and not expect_error.strip():
         raise expect.fail("error", "is missing: with broken = \"error\", name the text the exception must contain")
+    gpu_only = expect.get("gpu_only", str, required=False, default="")
+    if "gpu_only" in expect.table and not gpu_only.strip():
+        raise expect.fail("gpu_only", "is empty: say why the bug shows only on a GPU (run, verify and show print it elsewhere)")
+    if gpu_only and broken not in DEVICE_CHECKS:
+        raise expect.fail("gpu_only", f"is set, but broken = {broken!r} does not depend on the device; a GPU-only lab fails one of {', '.join(DEVICE_CHECKS)}")
     if (family == "crash") != (broken == CRASH):
         raise expect.fail("broken", f"is {broken!r}; a crash lab's script raises (broken = \"error\"), and only a crash lab's does")
 
@@ -275,6 +294,7 @@ def parse_lab(lab_id: str, toml_path: Path) -> Lab:
         nproc=nproc,
         topics=tuple(topics),
         expect_error=expect_error,
+        gpu_only=gpu_only.strip(),
         loss_drop=float(loss_drop) if loss_drop is not None else None,
         outcome=tuple(outcome),
         targets=top.get("targets", dict, required=False, default={}),

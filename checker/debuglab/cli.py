@@ -118,6 +118,10 @@ def list_labs(as_json: bool, by_topic: bool) -> None:
         return
     from debuglab import render
 
+    gpu_only = {lab.id for lab in labs if lab.gpu_only}
+    for row in rows:  # the tables only: --json rows keep their schema
+        if row["id"] in gpu_only:
+            row["title"] += GPU_MARK
     if render.fancy():
         for family in _families(rows):
             t = totals[family]
@@ -129,6 +133,8 @@ def list_labs(as_json: bool, by_topic: bool) -> None:
             click.echo()
         upcoming = _next_row(workspace, progress, labs, rows)
         click.echo(f"next in the recommended order (#{upcoming['order']}): debuglab run {upcoming['id']}" if upcoming else "every lab passed")
+        if gpu_only:
+            click.echo(GPU_LEGEND)
         return
     width = max(len(r["title"]) for r in rows) if rows else 10
     for family in _families(rows):
@@ -143,7 +149,12 @@ def list_labs(as_json: bool, by_topic: bool) -> None:
         click.echo()
     upcoming = _next_row(workspace, progress, labs, rows)
     nxt = f"next in the recommended order (#{upcoming['order']}): debuglab run {upcoming['id']}" if upcoming else "every lab passed"
-    click.echo(f"# is the recommended order: easy labs of every family first, then harder ones.\nworkspace: {workspace.root}    {nxt}")
+    legend = f" {GPU_LEGEND}" if gpu_only else ""
+    click.echo(f"# is the recommended order: easy labs of every family first, then harder ones.{legend}\nworkspace: {workspace.root}    {nxt}")
+
+
+GPU_MARK = "  [GPU]"
+GPU_LEGEND = "[GPU]: the lab's bug costs a CUDA GPU, not a CPU; elsewhere its check is skipped and the pristine script passes ('debuglab show LAB' says why)"
 
 
 def _list_by_topic(topics: list[dict], rows: list[dict]) -> None:
@@ -286,6 +297,15 @@ def show(lab_id: str) -> None:
     topics = f"   practises: {', '.join(lab.topics)}" if lab.topics else ""
     click.echo(f"\nfamily: {lab.family}   difficulty: {lab.difficulty}   area: {lab.area}{topics}")
     click.echo(f"your copy: {workspace.script(lab.id)} ({workspace.status(lab.id)})")
+    from debuglab.profiles import detect_device
+
+    _gpu_only_note(lab, detect_device())
+
+
+def _gpu_only_note(lab, device: str) -> None:
+    """On a device where a GPU-only lab's bug does not show, say so: its pristine passes there."""
+    if lab.skips_on(device):
+        click.echo(f"note: {lab.skip_note(device)}")
 
 
 def _prepare_copy(lab, workspace) -> Path:
@@ -335,6 +355,7 @@ def run(lab_id: str, device: str | None, profile_name: str | None) -> None:
         click.echo(f"\nerror: {message}" + (f" ({script}:{line})" if line else ""), err=True)
         sys.exit(3)
     render.symptom(metrics, first_sign)
+    _gpu_only_note(lab, profile.device)
     click.echo(f"\nfix {script}, then: debuglab verify {lab.id}")
 
 

@@ -18,6 +18,7 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from debuglab.probes.profiler import sync_doing, tensor_core_note
 from debuglab.verdict import strict
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -36,6 +37,7 @@ LR_COLLAPSE = 1e-4  # a learning rate below this share of its peak has stopped t
 LR_COLLAPSE_REST = 1 / 3  # ...when at least this share of the steps seen remain after it
 LR_EXPLOSION = 4.0  # times the rate the optimizer was built with, or a scheduler's declared maximum
 DATALOADER_FRACTION = 0.5  # share of the step spent waiting for the next batch
+GPU_IDLE = 0.5  # share of the traced steps' wall time in which the GPU ran no kernel
 ADAPTIVE = {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "SparseAdam", "Adafactor"}
 
 
@@ -226,6 +228,16 @@ FINDINGS = {
             ("data-01",),
         ),
         FindingKind(
+            "gpu-idle", WARNING, "the GPU sits idle for most of each step",
+            "Over the traced steps the GPU ran kernels for less than half of the steps' wall time: the rest of the time "
+            "it waited for the host. A training step that keeps the device fed leaves it idle only briefly between "
+            "kernels; long gaps mean the host is the bottleneck: it waits for values read back (syncs), for the next "
+            "batch, or spends longer in Python launching many tiny kernels than the device spends running them.",
+            "open the trace (the artifacts' trace, in ui.perfetto.dev) and look at the GPU rows: gaps between kernels, "
+            "with cudaStreamSynchronize, DataLoader __next__ or Python code on the host row at the same time.",
+            ("perf-01",),
+        ),
+        FindingKind(
             "raw-tensor-parameter", WARNING, "a plain tensor with requires_grad acts as a parameter",
             "A tensor created with requires_grad=True (not an nn.Parameter of a module) is trained by the optimizer. "
             "It trains, but model.parameters(), state_dict(), .to(device) and zero_grad(set_to_none) on the model "
@@ -255,12 +267,24 @@ FINDINGS = {
         ),
         FindingKind(
             "host-syncs", INFO, "the host reads values back from the device every step",
-            "The script calls .item(), .tolist(), float() or .cpu() on training tensors about once or more per step. "
-            "On a CPU that costs nothing; on a GPU each call makes the host wait until the device has finished all "
-            "queued work, which leaves the GPU idle between steps.",
+            "The script makes the host wait for the device about once or more per step. On a CPU, doctor counts calls "
+            "to .item(), .tolist(), float() or .cpu() on training tensors, which cost nothing there; on a GPU, the "
+            "device reports every synchronising operation (torch.cuda.set_sync_debug_mode), also those no method "
+            "shows: printing a tensor, a boolean mask, nonzero(), a copy to the GPU without non_blocking=True from "
+            "pinned memory. Each makes the host wait until the device has finished all queued work, which leaves the "
+            "GPU idle between steps.",
             "on a GPU, profile a few steps (torch.profiler) and look for cudaStreamSynchronize / "
             "cudaMemcpy D2H at that line; or log every N steps instead and compare step times.",
             ("perf-01",),
+        ),
+        FindingKind(
+            "tensor-cores-unused", INFO, "matrix products run in float32 on a card with tensor cores",
+            "Matrix products and convolutions took a large share of the traced steps, and most of them ran in float32 "
+            "with TF32 off (float32 matmul precision 'highest', no autocast). Cards of compute capability 8.0 and newer "
+            "run them several times faster on their tensor cores in TF32 (10 bits of mantissa for the products, "
+            "accumulated in float32) or in bfloat16 under autocast, which training tolerates in almost all models.",
+            "add `torch.set_float32_matmul_precision('high')` at the top of the script (or run forward and loss under "
+            "`torch.autocast(device_type='cuda', dtype=torch.bfloat16)`) and compare step times.",
         ),
         FindingKind(
             "torch-warning", INFO, "torch printed a warning during the run",
@@ -559,14 +583,30 @@ def detect_speed(c: Context):
     if syncs >= 1.0:
         lines = c.summary("profiler").get("sync_lines", {})
         busiest = max(lines.items(), key=lambda item: item[1][1], default=None)
-        where = f"; the most from line {busiest[0]} (.{busiest[1][0]}(), {busiest[1][1]} times)" if busiest else ""
+        where = f"; the most from line {busiest[0]}, which {sync_doing(busiest[1][0])} {busiest[1][1]} times" if busiest else ""
         device = c.metrics.get("device", "cpu")
+        by_device = c.metrics.get("syncs_counted_by") == "device"
         yield finding(
             "host-syncs",
-            f"{syncs:.1f} reads of tensor values to the host per step{where}"
-            + (" (measured on the CPU, where they are free)" if device == "cpu" else ""),
+            f"{syncs:.1f} {'synchronising operations, as the device reported them,' if by_device else 'reads of tensor values to the host'} "
+            f"per step{where}" + (" (measured on the CPU, where they are free)" if device == "cpu" else ""),
             int(busiest[0]) if busiest else None,
         )
+
+
+def detect_device(c: Context):
+    idle = c.metrics.get("gpu_idle_fraction")
+    if idle is not None and idle > GPU_IDLE:
+        kernels = c.metrics.get("top_kernels") or []
+        top = "; ".join(f"{k['name'][:60]} ({100 * k['share']:.0f}%)" for k in kernels[:2])
+        yield finding(
+            "gpu-idle",
+            f"the GPU ran no kernel for {100 * idle:.0f}% of the traced steps' wall time (a fed device stays under "
+            f"{100 * GPU_IDLE:.0f}%)" + (f"; most device time: {top}" if top else ""),
+        )
+    note = tensor_core_note(c.metrics)
+    if note:
+        yield finding("tensor-cores-unused", note)
 
 
 KNOWN_WARNINGS = (
@@ -605,7 +645,7 @@ def detect_ranks(c: Context):
 
 DETECTORS = (
     detect_graphs_and_memory, detect_gradients, detect_numerics, detect_loss_trend, detect_learning_rate,
-    detect_shapes, detect_accumulation, detect_modes, detect_speed, detect_warnings, detect_ranks,
+    detect_shapes, detect_accumulation, detect_modes, detect_speed, detect_device, detect_warnings, detect_ranks,
 )
 
 

@@ -211,8 +211,12 @@ def _used_labs(workspace: Workspace, data: dict) -> set[str]:
 def pick_lab(workspace: Workspace, data: dict, level: int | None, area: str | None) -> catalog.Lab:
     """A lab the workspace has not seen, at the level and in the area asked, at random: an
     interviewer who reuses a workspace must not hand a candidate the same lab twice."""
+    from debuglab.profiles import detect_device
+
     used = _used_labs(workspace, data)
-    fitting = [lab for lab in catalog.all_labs() if (level is None or lab.difficulty == level) and (area is None or lab.area == area)]
+    device = detect_device()  # a GPU-only lab's untouched script passes elsewhere: no round for it there
+    fitting = [lab for lab in catalog.all_labs() if (level is None or lab.difficulty == level) and (area is None or lab.area == area)
+               and not lab.skips_on(device)]
     fresh = [lab for lab in fitting if lab.id not in used]
     if not fresh:
         asked = " ".join(p for p in (f"--level {level}" if level else "", f"--area {area!r}" if area else "") if p) or "the catalog"

@@ -100,6 +100,8 @@ def verdict(v: Verdict, script_label: str) -> None:
     line = v.metrics.get("line") if v.status == "error" else None
     if line:
         out.print(e(f"look at {script_label}:{line}"))
+    for note in v.notes:
+        out.print(f"[cyan]note[/]: {e(note)}")
     artifacts = v.artifacts
     if artifacts.get("trace"):
         out.print(f"[dim]trace: {e(artifacts['trace'])} (open in https://ui.perfetto.dev)[/]")

@@ -37,6 +37,7 @@ class Verdict:
     profile: str = ""
     artifacts: dict = field(default_factory=dict)
     file: str = ""
+    notes: list[str] = field(default_factory=list)  # worth knowing on this device, never a failure
 
     @property
     def exit_code(self) -> int:
@@ -46,7 +47,10 @@ class Verdict:
         return [c for c in self.checks if c.status == FAIL]
 
     def to_dict(self) -> dict:
-        return strict({"format": FORMAT, **asdict(self), "exit_code": self.exit_code})
+        document = asdict(self)
+        if not document["notes"]:
+            del document["notes"]  # optional in the format: a verdict without notes keeps its old shape
+        return strict({"format": FORMAT, **document, "exit_code": self.exit_code})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=str, allow_nan=False)

@@ -71,6 +71,7 @@ class ChildRun:
         self.manual = None  # the stand-in optimizer when parameters are updated by hand
         self.dropped: list[dict] = []  # probes that raised, and were taken out so the script runs on
         self.max_steps: int | None = spec["options"].get("max_steps")
+        self._after_quiet: list = []
 
     # -- used by probes ------------------------------------------------------------------------
     def send(self, kind: str, **payload) -> None:
@@ -134,6 +135,16 @@ class ChildRun:
             if getattr(forward, "__code__", None) is not None and forward.__code__.co_filename == self.script:
                 return f"{type(module).__name__}.forward", inspect.getsourcelines(forward)[1]
         return "", None
+
+    def outside_quiet(self, fn) -> None:
+        """Call fn once the quiet block around the current phase has ended. A probe that changes
+        the learner's warning filters or warnings.showwarning needs it: a block's end restores both."""
+        self._after_quiet.append(fn)
+
+    def _run_after_quiet(self) -> None:
+        pending, self._after_quiet = self._after_quiet, []
+        for fn in pending:
+            fn()
 
     def script_line(self, frame) -> int | None:
         """The innermost line of the learner's script in a frame's stack."""
@@ -210,6 +221,7 @@ class ChildRun:
         with _quiet():
             for probe in list(self.probes):
                 self.call_probe(probe, phase, *args)
+        self._run_after_quiet()
 
     def call_probe(self, probe, phase: str, *args):
         """A probe's phase, guarded: a probe that raises is debuglab's fault, never the learner's.
@@ -347,6 +359,7 @@ class ChildRun:
                     summary = self.call_probe(probe, "finish")
                     if probe in self.probes:
                         summaries[probe.name] = summary
+            self._run_after_quiet()
             self.summaries = summaries
         return self.summaries
 
@@ -357,7 +370,8 @@ class ChildRun:
 
         losses = [r.pop("losses") for r in self.records]
         present = [torch.stack(ls).float().mean() for ls in losses if ls]
-        values = iter(torch.stack(present).cpu().tolist() if present else [])
+        with _quiet():  # the checker's own read of the losses: a sync the profiler must not count as the learner's
+            values = iter(torch.stack(present).cpu().tolist() if present else [])
         for record, ls in zip(self.records, losses):
             record["loss"] = next(values) if ls else None
         self.send("steps", records=self.records)

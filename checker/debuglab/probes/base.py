@@ -56,3 +56,15 @@ class Probe:
 
     def judge(self, metrics: dict, context) -> list:
         return []
+
+
+# Code of the wrappers probes put around torch or the learner's code (a patched tensor method, the
+# DataLoader's __next__, a loss function): what runs inside them is the learner's work, not the
+# checker's, when the profiler attributes a device sync to a line.
+PASS_THROUGH: set = set()
+
+
+def passes_through(wrapper):
+    """Mark a probe's wrapper as running the learner's (or torch's) work on their behalf."""
+    PASS_THROUGH.add(wrapper.__code__)
+    return wrapper

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from debuglab.probes.base import Probe
+from debuglab.probes.base import Probe, passes_through
 from debuglab.verdict import Check, SKIP
 
 MAX_RECORDS = 200
@@ -34,6 +34,7 @@ class DistProbe(Probe):
         original_save = torch.save
         probe = self
 
+        @passes_through
         def __iter__(sampler):
             indices = list(sampler_iter(sampler))
             if len(probe.iterations) < MAX_RECORDS:
@@ -42,6 +43,7 @@ class DistProbe(Probe):
                 )
             return iter(indices)
 
+        @passes_through
         def save(obj, f, *args, **kwargs):
             if isinstance(f, (str, os.PathLike)) and len(probe.saves) < MAX_RECORDS:
                 import sys

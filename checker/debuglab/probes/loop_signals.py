@@ -22,7 +22,7 @@ import math
 import sys
 import weakref
 
-from debuglab.probes.base import Probe
+from debuglab.probes.base import Probe, passes_through
 
 LOSS_FUNCTIONS = ("cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
 NORMALISERS = ("softmax", "log_softmax", "normalize")
@@ -86,6 +86,7 @@ class LoopSignalsProbe(Probe):
         note_loss = run.guarded(probe, "loss-function wrapper", probe._loss_call)
 
         def loss_wrapper(kind, original):
+            @passes_through
             def loss(input, target, *args, **kwargs):
                 output = original(input, target, *args, **kwargs)
                 if probe.batch_size is None and isinstance(input, torch.Tensor) and input.dim() >= 1 and torch.is_grad_enabled():
@@ -322,6 +323,7 @@ def _make_mode_class():
             super().__init__()
             self.probe, self.run = probe, run
 
+        @passes_through
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             result = func(*args, **kwargs)
