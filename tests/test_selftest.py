@@ -43,40 +43,41 @@ def test_lab(lab_id, whole_catalog):
     assert {row["case"] for row in rows} >= {"fix", "broken"} | {f"decoy {p.stem}" for p in lab.decoys()} | {f"alt {p.stem}" for p in lab.alternatives()}
     wrong = [f"{row['case']}: expected {row['expected']}, got {row['status']} {row['failed_checks']} ({row['message']})" for row in rows if not row["ok"]]
     assert not wrong, "\n".join(wrong)
-def test_a_distributed_lab_waits_for_a_core_per_rank():
-    """With --jobs 2, a two-rank lab never runs beside another lab: three processes on two cores
-    made a correct dist-03 fix fail step_time (1.89x) in one whole-catalog run."""
+def test_with_two_jobs_labs_run_two_at_a_time_and_a_distributed_lab_runs_alone(monkeypatch):
+    """The scheduler, with each lab's judging replaced by a short sleep that records who ran
+    beside whom (the real catalog takes minutes): single-process labs run two at a time, a
+    two-rank lab never beside another lab (three processes on two cores made a correct dist-03
+    fix fail step_time at 1.89x), and the rows keep the catalog's order. Waiting for two free
+    cores in the middle of the run starved the distributed lab and left one core idle for the
+    rest of the catalog (a whole-catalog run took as long as with one job)."""
     import threading
     import time
+    from dataclasses import replace
 
-    from debuglab.selftest import _Cores
+    from debuglab import profiles, selftest
 
-    cores, order = _Cores(2), []
-    one_core_held, release = threading.Event(), threading.Event()
+    running, overlaps, lock = set(), [], threading.Lock()
 
-    def single():
-        with cores.taken(1):
-            order.append("single starts")
-            one_core_held.set()
-            release.wait(5)
-            order.append("single ends")
+    def fake_run_lab(lab, lab_cases, profile, device, progress, keep_metrics=False):
+        with lock:
+            overlaps.append((lab.id, frozenset(running)))
+            running.add(lab.id)
+        time.sleep(0.3)
+        with lock:
+            running.discard(lab.id)
+        return [{"lab": lab.id, "case": "fix", "ok": True, "seconds": 0.3}]
 
-    def distributed():
-        one_core_held.wait(5)
-        with cores.taken(2):
-            order.append("two ranks start")
-
-    threads = [threading.Thread(target=single), threading.Thread(target=distributed)]
-    for t in threads:
-        t.start()
-    time.sleep(0.3)
-    assert order == ["single starts"]  # the two-rank lab is waiting for the second core
-    release.set()
-    for t in threads:
-        t.join(5)
-    assert order == ["single starts", "single ends", "two ranks start"]
-    with cores.taken(8):  # more ranks than cores: it takes them all, and does not wait forever
-        assert cores.free == 0
+    monkeypatch.setattr(selftest, "_run_lab", fake_run_lab)
+    monkeypatch.setattr(selftest, "cases", lambda lab, device=None: [])
+    base = catalog.load("loop-01")
+    labs = [replace(base, id=f"solo-{n:02d}") for n in range(1, 5)]
+    labs.insert(2, replace(base, id="ranks-01", nproc=2))
+    report = selftest.run(labs, profiles.choose("cpu", None), "cpu", jobs=2)
+    assert [row["lab"] for row in report["cases"]] == [lab.id for lab in labs]
+    beside = {lab_id: others for lab_id, others in overlaps}
+    assert beside["ranks-01"] == frozenset() and all("ranks-01" not in others for others in beside.values())
+    paired = {lab_id for lab_id, others in overlaps for lab_id in ({lab_id} | others if others else set())}
+    assert paired == {f"solo-{n:02d}" for n in range(1, 5)}, overlaps  # every one ran beside another: two at a time
 
 
 def gpu_only_catalog(tmp_path):

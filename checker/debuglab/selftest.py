@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from debuglab import calibration, paths
@@ -44,30 +42,38 @@ def cases(lab: Lab, device: str | None = None) -> list[tuple[str, Path, str]]:
 def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int = 1, keep_metrics: bool = False) -> dict:
     """Every case of every lab. With jobs > 1, that many labs at once (each lab's cases one after
     another, so a lab's reference and its cases run under the same load); each script still runs
-    with the profile's threads, so jobs should not exceed the cores."""
+    with the profile's threads, so jobs should not exceed the cores. A distributed lab's ranks each
+    need a core of their own: those labs are judged first, one at a time and alone, then the others
+    `jobs` at a time. (Waiting for free cores in the middle of the run starved them: the thread
+    whose lab ended took the freed core for its next lab before the waiting one could have both,
+    and the whole catalog then ran one lab at a time.) Rows come in the order of `labs`."""
     from concurrent.futures import ThreadPoolExecutor
-
-    started = time.monotonic()
-    cases_by_lab = {lab.id: cases(lab, profile.device) for lab in labs}  # a malformed decoy header is an error before anything runs; GPU-only labs are judged by the profile's device
-    cores = _Cores(max(1, jobs))
-
-    def judge(lab: Lab) -> list[dict]:
-        with cores.taken(lab.nproc):  # a distributed lab's ranks each need a core of their own
-            return _run_lab(lab, cases_by_lab[lab.id], profile, device, progress, keep_metrics)
 
     from debuglab.harness import runner
 
+    started = time.monotonic()
+    cases_by_lab = {lab.id: cases(lab, profile.device) for lab in labs}  # a malformed decoy header is an error before anything runs; GPU-only labs are judged by the profile's device
+    alone = [lab for lab in labs if lab.nproc > 1 and jobs > 1]
+    together = [lab for lab in labs if lab not in alone]
+
+    def judge(lab: Lab) -> list[dict]:
+        return _run_lab(lab, cases_by_lab[lab.id], profile, device, progress, keep_metrics)
+
+    done: dict[str, list[dict]] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        futures = [pool.submit(judge, lab) for lab in labs]
-        per_lab = [future.result() for future in futures]
+        for lab in alone:  # in a worker, as the others are, so that Ctrl-C reaches this thread
+            done[lab.id] = pool.submit(judge, lab).result()
+        futures = {lab.id: pool.submit(judge, lab) for lab in together}
+        for lab_id, future in futures.items():
+            done[lab_id] = future.result()
     except KeyboardInterrupt:  # Ctrl-C reaches this thread only: end the scripts the others run
         runner.interrupt()
         pool.shutdown(wait=True, cancel_futures=True)
         runner.resume()
         raise
     pool.shutdown()
-    rows = [row for lab_rows in per_lab for row in lab_rows]
+    rows = [row for lab in labs for row in done[lab.id]]
     return {
         "ok": all(r["ok"] for r in rows),
         "device": device,
@@ -76,28 +82,6 @@ def run(labs: list[Lab], profile: Profile, device: str, progress=None, jobs: int
         "seconds": round(time.monotonic() - started, 1),
         "cases": rows,
     }
-
-
-class _Cores:
-    """`jobs` cores shared by the labs judged at once: a lab takes one per process it runs (its
-    nproc), at most all of them, so two ranks never share a core with another lab's timings."""
-
-    def __init__(self, total: int):
-        self.free = self.total = total
-        self.changed = threading.Condition()
-
-    @contextmanager
-    def taken(self, wanted: int):
-        wanted = min(wanted, self.total)
-        with self.changed:
-            self.changed.wait_for(lambda: self.free >= wanted)
-            self.free -= wanted
-        try:
-            yield
-        finally:
-            with self.changed:
-                self.free += wanted
-                self.changed.notify_all()
 
 
 def _run_lab(lab: Lab, lab_cases: list, profile: Profile, device: str, progress, keep_metrics: bool = False) -> list[dict]:
