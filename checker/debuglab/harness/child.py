@@ -221,7 +221,8 @@ class ChildRun:
         with _quiet():
             for probe in list(self.probes):
                 self.call_probe(probe, phase, *args)
-        self._run_after_quiet()
+        if self._after_quiet:  # rarely: only when a probe asked in this phase
+            self._run_after_quiet()
 
     def call_probe(self, probe, phase: str, *args):
         """A probe's phase, guarded: a probe that raises is debuglab's fault, never the learner's.
@@ -359,7 +360,8 @@ class ChildRun:
                     summary = self.call_probe(probe, "finish")
                     if probe in self.probes:
                         summaries[probe.name] = summary
-            self._run_after_quiet()
+            if self._after_quiet:  # rarely: only when a probe asked in this phase
+                self._run_after_quiet()
             self.summaries = summaries
         return self.summaries
 
